@@ -1,0 +1,123 @@
+"""Start-up: build the bot, the dispatcher and its runtime, then poll."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from bot import texts
+from bot.config import Settings
+from bot.conversation import Runtime
+from bot.handlers import private
+from bot.middlewares import TurnMiddleware
+from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
+from dialogs.i18n import Catalogs
+from dialogs.languages import telegram_language
+from dialogs.loader import SCRIPTS_DIR, load_script
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_engine, init_db
+
+log = logging.getLogger(__name__)
+MAIN_SCRIPT = "orientation.yaml"
+COMMANDS = (
+    ("start", texts.CMD_START),
+    ("language", texts.CMD_LANGUAGE),
+    ("help", texts.CMD_HELP),
+    ("exit", texts.CMD_EXIT),
+    ("forget", texts.CMD_FORGET),
+)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Load the script and every catalogue (compiled in memory: never a stale .mo)."""
+    return Runtime(settings=settings, catalogs=Catalogs(), script=load_script(SCRIPTS_DIR / MAIN_SCRIPT))
+
+
+def build_bot(settings: Settings) -> Bot:
+    api = TelegramAPIServer.from_base(settings.bot_api_url) if settings.bot_api_url else None
+    session = AiohttpSession(api=api) if api else AiohttpSession()
+    default = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+    return Bot(settings.require_token(), session=session, default=default)
+
+
+def build_dispatcher(runtime: Runtime) -> Dispatcher:
+    settings = runtime.settings
+    if settings.secret_is_ephemeral:
+        log.warning("PASSERELLE_SECRET is not set: using a random one; conversations will not survive a restart")
+    keys = PseudonymKeyBuilder(settings.secret_key())
+    storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
+    dispatcher = Dispatcher(storage=storage, events_isolation=PseudonymEventIsolation(keys))
+    dispatcher.update.outer_middleware(TurnMiddleware(runtime))
+    dispatcher.include_routers(private.build_router())
+    return dispatcher
+
+
+async def set_menus(bot: Bot, runtime: Runtime) -> None:
+    """A command menu in every language Telegram can name, and the default one."""
+    scope = BotCommandScopeAllPrivateChats()
+    default = runtime.catalogs.get(runtime.settings.default_locale)
+    await bot.set_my_commands([BotCommand(command=c, description=default.gettext(d)) for c, d in COMMANDS], scope=scope)
+    for locale in runtime.catalogs.locales:
+        code = telegram_language(locale)
+        if code is None:
+            continue
+        tr = runtime.catalogs.get(locale)
+        commands = [BotCommand(command=c, description=tr.gettext(d)) for c, d in COMMANDS]
+        await bot.set_my_commands(commands, scope=scope, language_code=code)
+
+
+@dataclass
+class App:
+    """Everything `passerelle run` starts, as one object that tests can start and stop."""
+
+    settings: Settings
+    runtime: Runtime
+    bot: Bot
+    dispatcher: Dispatcher
+    database: AsyncEngine
+
+    @classmethod
+    async def create(cls, settings: Settings, runtime: Runtime | None = None) -> App:
+        runtime = runtime or build_runtime(settings)
+        database = create_engine(settings.database_url)
+        await init_db(database)
+        return cls(settings, runtime, build_bot(settings), build_dispatcher(runtime), database)
+
+    async def run_polling(self, *, handle_as_tasks: bool = True, handle_signals: bool = True) -> None:
+        """Set the menus, then poll until stopped (SIGINT/SIGTERM, or `stop()`)."""
+        await set_menus(self.bot, self.runtime)
+        await self.dispatcher.start_polling(
+            self.bot,
+            handle_as_tasks=handle_as_tasks,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+            handle_signals=handle_signals,
+            close_bot_session=False,
+        )
+
+    async def stop(self) -> None:
+        try:
+            await self.dispatcher.stop_polling()
+        except RuntimeError:
+            pass  # it was not polling
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.dispatcher.storage.close()
+        await self.database.dispose()
+
+
+async def run(settings: Settings) -> None:
+    """`passerelle run`."""
+    app = await App.create(settings)
+    try:
+        await app.run_polling()
+    finally:
+        await app.close()

@@ -1,0 +1,56 @@
+"""`passerelle`: the one command operators, moderators and developers use."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, load_settings
+from dialogs.loader import ScriptInvalid
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="passerelle", description="Anonymous orientation bot.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (long polling); needs BOT_TOKEN")
+    trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
+    trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run()
+        if args.command == "try":
+            from bot.try_cli import walk
+
+            return walk(args.lang)
+    except ConfigError as exc:
+        print(f"passerelle: {exc}", file=sys.stderr)
+        return 2
+    except ScriptInvalid as exc:
+        for problem in exc.problems:
+            print(f"passerelle: script problem: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _run() -> int:
+    from bot.app import run
+    from bot.logs import setup_logging
+
+    settings = load_settings()
+    settings.require_token()
+    setup_logging(settings.log_level)
+    asyncio.run(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Screens from the engine, turned into one Telegram message with an inline keyboard.
+
+All text is translated here and HTML-escaped: scripts are plain text, so nothing a
+moderator writes can break Telegram's parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from html import escape
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from dialogs.engine import Screen
+from dialogs.events import Event
+from dialogs.i18n import Translator
+from dialogs.languages import autonym
+
+EXIT_DATA = "x"
+PICKER_DATA = "lang"
+PICK_PREFIX = "lang:"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    text: str
+    markup: InlineKeyboardMarkup
+
+    def fingerprint(self) -> str:
+        """Short digest of text and buttons, to avoid "message is not modified" edits."""
+        data = "|".join(b.callback_data or "" for row in self.markup.inline_keyboard for b in row)
+        labels = "|".join(b.text for row in self.markup.inline_keyboard for b in row)
+        return hashlib.blake2s(f"{self.text}\0{data}\0{labels}".encode(), digest_size=8).hexdigest()
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
+def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
+    """Emergency, language and quick exit: on every screen, one tap away."""
+    return [
+        _button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
+        _button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
+        _button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
+    ]
+
+
+def render_screen(screen: Screen, tr: Translator, version: str, notice: str | None = None) -> Rendered:
+    _ = tr.gettext
+    parts: list[str] = []
+    if notice:
+        parts.append(f"<i>{escape(_(notice))}</i>")
+    if screen.summary:
+        lines = [f"<b>{escape(_(texts.SUMMARY_TITLE))}</b>"]
+        for line in screen.summary:
+            values = [_(v) if line.translate_values else v for v in line.values]
+            shown = ", ".join(values) or _(texts.NOT_GIVEN)
+            lines.append(f"• {escape(_(line.label))} : {escape(shown)}")
+        parts.append("\n".join(lines))
+    if screen.text:
+        parts.append(escape(_(screen.text)))
+    rows = [
+        [
+            _button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version))
+            for b in row
+        ]
+        for row in screen.rows
+    ]
+    rows.append(footer(tr, version))
+    return Rendered("\n\n".join(parts), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+def render_text(message: str, tr: Translator) -> str:
+    return escape(tr.gettext(message))
+
+
+def render_picker(locales: tuple[str, ...], prompts: list[str], tr: Translator, notice: str | None = None) -> Rendered:
+    """Each language by its own name, two a row; no flags (a flag is not a language).
+
+    `prompts` is "choose your language" in every language, since we may not know theirs.
+    """
+    buttons = [_button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([_button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA)])
+    text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
+    if notice:
+        text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"
+    return Rendered(text, InlineKeyboardMarkup(inline_keyboard=rows))
