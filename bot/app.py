@@ -20,13 +20,12 @@ from bot.middlewares import TurnMiddleware
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
 from dialogs.i18n import Catalogs
 from dialogs.languages import telegram_language
-from dialogs.loader import SCRIPTS_DIR, load_script
+from dialogs.loader import ORIENTATION, load_script
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, init_db
 
 log = logging.getLogger(__name__)
-MAIN_SCRIPT = "orientation.yaml"
 COMMANDS = (
     ("start", texts.CMD_START),
     ("language", texts.CMD_LANGUAGE),
@@ -38,7 +37,7 @@ COMMANDS = (
 
 def build_runtime(settings: Settings) -> Runtime:
     """Load the script and every catalogue (compiled in memory: never a stale .mo)."""
-    return Runtime(settings=settings, catalogs=Catalogs(), script=load_script(SCRIPTS_DIR / MAIN_SCRIPT))
+    return Runtime(settings=settings, catalogs=Catalogs(), script=load_script(ORIENTATION))
 
 
 def build_bot(settings: Settings) -> Bot:

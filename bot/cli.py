@@ -42,11 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run() -> int:
+    settings = load_settings()  # before importing aiogram: a bad value fails in a blink
+    settings.require_token()
     from bot.app import run
     from bot.logs import setup_logging
 
-    settings = load_settings()
-    settings.require_token()
     setup_logging(settings.log_level)
     asyncio.run(run(settings))
     return 0

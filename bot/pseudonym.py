@@ -113,7 +113,8 @@ class PseudonymousMemoryStorage(BaseStorage):
         """Everything held, as it would be written out: for the identity tests and benchmarks."""
         return {name: {"state": r.state, "data": r.data} for name, r in self._records.items()}
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """Conversations held. (Not `__len__`: aiogram tests `storage or MemoryStorage()`.)"""
         return len(self._records)
 
 

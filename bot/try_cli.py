@@ -10,14 +10,13 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from bot import texts
 from dialogs.engine import Screen, Step
-from dialogs.events import TextInput
+from dialogs.events import Event, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import SOURCE_LOCALE, autonym, match_locale
-from dialogs.loader import SCRIPTS_DIR, load_script
-from dialogs.events import Event
+from dialogs.loader import ORIENTATION, load_script
 
-MAIN_SCRIPT = "orientation.yaml"
 
 
 def format_screen(screen: Screen, tr: Translator) -> str:
@@ -35,8 +34,8 @@ def format_screen(screen: Screen, tr: Translator) -> str:
             mark = "[x] " if button.selected else ""
             lines.append(f"  {number}. {mark}{_(button.label)}")
     if screen.expects_text:
-        lines.append("  (type your answer)")
-    lines.append("  [e] emergency  [q] quit")
+        lines.append("  ✎ …")
+    lines.append(f"  [e] {_(texts.EMERGENCY)}  [q] {_(texts.QUICK_EXIT)}")
     return "\n".join(lines)
 
 
@@ -48,7 +47,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
         print(f"Unknown language {lang!r}. Available: {names}", file=out)
         return 2
     tr = catalogs.get(locale)
-    engine = load_script(SCRIPTS_DIR / MAIN_SCRIPT).engine()
+    engine = load_script(ORIENTATION).engine()
     step: Step = engine.start()
     while True:
         if step.notice:

@@ -20,6 +20,8 @@ from dialogs.model import Node, Script
 from dialogs.parsers import default_parsers
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+ORIENTATION = SCRIPTS_DIR / "orientation.yaml"
+"""The script a person starts with."""
 MAX_TEXT = 4096
 SHORT_HASH = 8
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Stack
+from tests.walks import french_leftovers, walk_to_consent
 
 
 async def test_full_walk_in_french(stack: Stack) -> None:
@@ -16,7 +19,7 @@ async def test_full_walk_in_french(stack: Stack) -> None:
     assert user.last()["message_id"] == screen_id, "a button press edits the screen in place"
     await user.press("18 ans ou plus")
     await user.press("Me soigner")
-    assert ("✓ Me soigner" in [text for text, _ in user.buttons()])
+    assert "✓ Me soigner" in [text for text, _ in user.buttons()]
     await user.press("Sortir de la prostitution")
     await user.press("Valider")
     assert "parcours de sortie" in user.last()["text"]
@@ -30,3 +33,95 @@ async def test_full_walk_in_french(stack: Stack) -> None:
     await user.press("Oui, envoyer")
     assert "rien n'a été envoyé" in user.last()["text"]
     assert stack.fake.refused == []
+
+
+async def test_full_walk_in_english(stack: Stack) -> None:
+    user = stack.user(language_code="en-GB")
+    await walk_to_consent(user, "en")
+    consent = user.last()["text"]
+    assert "Do you want to send it?" in consent or "send" in consent.lower()
+    shown = user.texts() + [label for message in user.bot_messages() for label, _ in user.buttons(message)]
+    assert french_leftovers(shown, "en") == []
+    assert stack.fake.refused == []
+
+
+@pytest.mark.parametrize("code", [None, "xx", "tlh"])
+async def test_unknown_language_opens_the_picker(stack: Stack, code: str | None) -> None:
+    user = stack.user(language_code=code)
+    await user.send("/start")
+    labels = [label for label, _ in user.buttons()]
+    assert "Français" in labels and "English" in labels
+    assert "Choose your language." in user.last()["text"]
+    await user.press("English")
+    assert "Nothing that says who you are" in user.last()["text"] or "name" in user.last()["text"]
+    assert "🌐 Language" in [label for label, _ in user.buttons()]
+    assert stack.fake.refused == []
+
+
+async def test_language_can_change_mid_conversation(stack: Stack) -> None:
+    user = stack.user(language_code="fr")
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await user.press("🌐 Langue")
+    await user.press("English")
+    assert "safe" in user.last()["text"]  # the same question, now in English
+    await user.send("/language")
+    await user.press("Français")
+    assert "en sécurité" in user.last()["text"]
+    assert stack.fake.refused == []
+
+
+async def test_menus_in_every_language(stack: Stack) -> None:
+    scopes = {key for key in stack.fake.commands}
+    assert len(scopes) >= 3  # default, fr and en
+    texts = " ".join(str(value) for value in stack.fake.commands.values())
+    assert "Change language" in texts and "Changer de langue" in texts
+
+
+async def test_help_and_resume(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await user.send("/help")
+    assert any("/exit" in text for text in user.texts())
+    assert "en sécurité" in user.last()["text"], "help is followed by the current screen"
+    await user.send("/start")
+    assert "en sécurité" in user.last()["text"], "/start resumes where the person was"
+
+
+async def test_forget_clears_the_state(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    assert stack.storage.count() == 1
+    await user.send("/forget")
+    assert stack.storage.count() == 0
+    assert "ne garde plus rien" in user.last()["text"]
+
+
+async def test_blocking_the_bot_clears_the_state(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    assert stack.storage.count() == 1
+    update = stack.fake.push(
+        {
+            "my_chat_member": {
+                "chat": stack.fake.chats[user.chat_id].chat,
+                "from": user.user,
+                "date": stack.fake.now(),
+                "old_chat_member": {"status": "member", "user": stack.fake.bot_user},
+                "new_chat_member": {"status": "kicked", "user": stack.fake.bot_user, "until_date": 0},
+            }
+        }
+    )
+    await stack.fake.processed(update["update_id"])
+    assert stack.storage.count() == 0
+
+
+async def test_groups_get_no_conversation(stack: Stack) -> None:
+    member = stack.user(20_002, chat_id=-100_555, chat_type="group", chat_title="Team")
+    for text in ("/start", "hello", "75011", "/help"):
+        await member.send(text)
+    await member.send_message(sticker={"file_id": "s", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False})
+    assert member.bot_messages() == []
+    assert not any(r.method == "sendMessage" for r in stack.fake.requests)

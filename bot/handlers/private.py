@@ -73,7 +73,7 @@ def build_router() -> Router:
 
     @router.edited_message()
     async def on_edited(message: Message, turn: Turn) -> None:
-        await conversation.say(turn, texts.EDITED)
+        await conversation.unusable(turn, texts.EDITED)
 
     @router.callback_query(F.data == EXIT_DATA)
     async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
@@ -109,12 +109,12 @@ def build_router() -> Router:
     @router.errors(ExceptionTypeFilter(Exception))
     async def on_error(event: ErrorEvent, turn: Turn | None = None) -> bool:
         """Log what failed, never the update; apologise where we can."""
-        log.error("update failed: %s", type(event.exception).__name__)
+        log.error("update failed: %s", type(event.exception).__name__, exc_info=event.exception)
         if turn is not None:
             try:
                 await conversation.say(turn, texts.SORRY)
             except Exception:  # noqa: BLE001  (Telegram itself may be what failed)
-                log.warning("could not apologise: Telegram unreachable")
+                log.warning("could not apologise either")
         return True
 
     return router

@@ -1,0 +1,59 @@
+"""Rule 1: nothing that identifies a person is written anywhere.
+
+Real conversations with distinctive ids and names, then a search of the SQLite file,
+a dump of the FSM storage and everything logged (at DEBUG).
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.bad_input_content import CONTENT
+from tests.conftest import Stack
+from tests.walks import walk_to_consent
+
+PEOPLE = [
+    {"user_id": 7_349_218_650, "first_name": "Xanthippe", "last_name": "Quorvaldine", "username": "zz_hidden_handle_1"},
+    {"user_id": 5_120_987_341, "first_name": "Ilinca", "last_name": "Brâncoveanu", "username": "zz_hidden_handle_2"},
+]
+TYPED = ["75011", "rue des Lilas 12", "+33698765432"]
+
+
+def secrets_of(person: dict[str, object]) -> list[str]:
+    return [str(value) for value in person.values()]
+
+
+async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
+    for person in PEOPLE:
+        user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
+        await walk_to_consent(user, "fr", postcode="75011")
+        await user.send_message(contact={"phone_number": "+33698765432", "first_name": "Ami"})
+        await user.send_message(**CONTENT["sticker"])
+        await user.share_location(48.85661, 2.35222)
+        await user.send("rue des Lilas 12")
+        await user.press("Oui, envoyer")
+        await user.send("/help")
+        # Telegram failing mid-turn: aiogram's and our error paths run, with tracebacks
+        stack.fake.fail_next("sendMessage", error_code=500, times=2)
+        await user.send("/start")
+    # a third person leaves with a quick exit, a fourth is mid-way
+    leaver = stack.user(6_000_111_222, first_name="Ottoline", username="zz_hidden_handle_3")
+    await walk_to_consent(leaver, "fr")
+    await leaver.press("✖ Quitter")
+    midway = stack.user(6_000_333_444, first_name="Perpetua", username="zz_hidden_handle_4", language_code="en")
+    await midway.send("/start")
+    await midway.press("I understand")
+
+    database = stack.database_file.read_bytes()
+    state = json.dumps(stack.storage.dump(), ensure_ascii=False)
+    logs = stack.logs.getvalue()
+    assert stack.storage.count() == 3, "the people who did not leave still have a conversation"
+    assert "Start polling" in logs and "update failed: TelegramServerError" in logs, "the capture is live"
+    needles = [s for p in PEOPLE for s in secrets_of(p)]
+    needles += ["6000111222", "Ottoline", "zz_hidden_handle_3", "6000333444", "Perpetua", "zz_hidden_handle_4"]
+    needles += TYPED + ["48.85661", "2.35222", "Ami"]
+    for needle in needles:
+        assert needle.encode() not in database, f"{needle!r} found in the database file"
+        assert needle not in state, f"{needle!r} found in the FSM storage"
+        assert needle not in logs, f"{needle!r} found in the logs"
+    assert stack.fake.refused == []

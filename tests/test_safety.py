@@ -1,0 +1,107 @@
+"""Quick exit and the emergency screen: the two things a person in danger needs first."""
+
+from __future__ import annotations
+
+from tests.conftest import Stack
+from tests.walks import walk_to_consent
+
+
+async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:
+    user = stack.user()
+    await walk_to_consent(user)
+    chat = stack.fake.chats[user.chat_id]
+    assert len(chat.messages) > 3  # the person's messages and the bot's
+    await user.press("✖ Quitter")
+    remaining = list(chat.messages.values())
+    assert [m["text"] for m in remaining] == ["Bonne journée ☀️"]
+    assert "reply_markup" not in remaining[0]
+    assert stack.storage.count() == 0
+    assert stack.fake.refused == []
+
+
+async def test_exit_command_deletes_the_command_too(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await user.send("/exit")
+    assert [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()] == ["Bonne journée ☀️"]
+    await user.send("/start")
+    assert "rien qui dit qui vous êtes" in user.last()["text"], "after an exit, everything starts afresh"
+
+
+async def test_quick_exit_after_48_hours_deletes_what_it_can(stack: Stack) -> None:
+    stack.app.runtime.clock = stack.fake.now
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    stack.fake.advance(50 * 3600)
+    await user.press("Oui, je suis en sécurité")  # edits the old screen: still there
+    await user.send("/help")
+    await user.press("✖ Quitter")
+    texts = [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()]
+    assert texts[-1] == "Bonne journée ☀️"
+    assert not any("/exit :" in t for t in texts), "the recent help message was deleted"
+    assert stack.fake.refused == []
+
+
+async def test_neutral_text_is_configurable(stack: Stack) -> None:
+    object.__setattr__(stack.app.settings, "neutral_text", "Météo : ensoleillé")
+    user = stack.user()
+    await user.send("/start")
+    await user.press("✖ Quitter")
+    assert [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()] == ["Météo : ensoleillé"]
+
+
+async def test_emergency_is_one_tap_away_on_every_screen(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    steps = [
+        ("J'ai compris", None),
+        ("Oui, je suis en sécurité", None),
+        ("Moins de 18 ans", None),
+        ("Continuer", None),
+        ("Dormir en sécurité ce soir", None),
+        ("Valider", None),
+        ("Continuer", None),
+        (None, "93"),
+        ("Je les appelle", None),
+        ("Non", None),
+        ("Non, ne pas envoyer", None),
+    ]
+    visited = []
+    for label, typed in steps:
+        before = user.last()["text"]
+        visited.append(before[:30])
+        await user.press("🆘 Urgence")
+        emergency = user.last()["text"]
+        assert "17 : police" in emergency and "112" in emergency and "114" in emergency
+        await user.press("Retour")
+        assert user.last()["text"] == before, "back returns to the same screen"
+        if label:
+            await user.press(label)
+        else:
+            await user.send(typed or "")
+    assert "Rien n'a été envoyé" in user.last()["text"]
+    await user.press("🆘 Urgence")
+    assert "119" in user.last()["text"]
+    assert len(visited) == len(steps)
+    assert stack.fake.refused == []
+
+
+async def test_in_danger_goes_straight_to_emergency(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await user.press("Non, je suis en danger")
+    assert "17 : police" in user.last()["text"]
+    await user.press("Je peux continuer")
+    assert "Quel âge" in user.last()["text"]
+
+
+async def test_emergency_works_without_any_state(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.send("/forget")
+    await user.press("🆘 Urgence", message_id=user.bot_messages()[0]["message_id"])
+    assert "17 : police" in user.last()["text"]
+    assert stack.fake.refused == []

@@ -1,0 +1,32 @@
+"""Shared walks through the orientation script, by button label, for any language."""
+
+from __future__ import annotations
+
+from dialogs.i18n import Catalogs
+from tests.fake_telegram import FakeUser
+
+CATALOGS = Catalogs()
+
+
+async def walk_to_consent(user: FakeUser, locale: str = "fr", postcode: str = "75011") -> None:
+    """From /start to the consent screen, pressing buttons by their translated labels."""
+    _ = CATALOGS.get(locale).gettext
+    await user.send("/start")
+    await user.press(_("J'ai compris"))
+    await user.press(_("Oui, je suis en sécurité"))
+    await user.press(_("18 ans ou plus"))
+    await user.press(_("Me soigner"))
+    await user.press(_("Sortir de la prostitution"))
+    await user.press(_("Valider"))
+    await user.press(_("Continuer"))
+    await user.send(postcode)
+    await user.press(_("Ils me laissent un message ici"))
+    await user.press(_("Oui"))
+
+
+def french_leftovers(texts: list[str], locale: str) -> list[str]:
+    """French source strings shown to a person whose language has a translation for them."""
+    translator = CATALOGS.get(locale)
+    catalog = translator.translations._catalog  # type: ignore[attr-defined]
+    sources = [m for m, t in catalog.items() if isinstance(m, str) and m and t != m and len(m) > 3]
+    return [s for s in sources for text in texts if s in text]
