@@ -46,8 +46,8 @@ class Runtime:
         return self.script.engine()
 
     @cached_property
-    def picker_prompts(self) -> list[str]:
-        return [self.catalogs.get(loc).gettext(texts.CHOOSE_LANGUAGE) for loc in self.catalogs.locales]
+    def picker_prompts(self) -> tuple[str, ...]:
+        return tuple(self.catalogs.get(loc).gettext(texts.CHOOSE_LANGUAGE) for loc in self.catalogs.locales)
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Turn:
 async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
     """Edit the current screen in place when `edit` is it, otherwise send a new message."""
     session = turn.session
-    fingerprint = rendered.fingerprint()
+    fingerprint = rendered.fingerprint
     if edit is not None and edit == session.screen_message:
         if session.shown == fingerprint:
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -23,16 +24,24 @@ PICKER_DATA = "lang"
 PICK_PREFIX = "lang:"
 
 
+RENDER_CACHE = 4096
+"""Rendered screens kept: a screen is a pure function of (screen, language, version, notice)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """One message: HTML text and its inline keyboard. Shared between people: never mutate."""
+
     text: str
     markup: InlineKeyboardMarkup
+    fingerprint: str
+    """Short digest of text and buttons, to avoid "message is not modified" edits."""
 
-    def fingerprint(self) -> str:
-        """Short digest of text and buttons, to avoid "message is not modified" edits."""
-        data = "|".join(b.callback_data or "" for row in self.markup.inline_keyboard for b in row)
-        labels = "|".join(b.text for row in self.markup.inline_keyboard for b in row)
-        return hashlib.blake2s(f"{self.text}\0{data}\0{labels}".encode(), digest_size=8).hexdigest()
+    @classmethod
+    def of(cls, text: str, rows: list[list[InlineKeyboardButton]]) -> Rendered:
+        flat = [(b.text, b.callback_data or "") for row in rows for b in row]
+        digest = hashlib.blake2s(repr((text, flat)).encode(), digest_size=8).hexdigest()
+        return cls(text, InlineKeyboardMarkup(inline_keyboard=rows), digest)
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -48,6 +57,7 @@ def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
     ]
 
 
+@lru_cache(maxsize=RENDER_CACHE)
 def render_screen(screen: Screen, tr: Translator, version: str, notice: str | None = None) -> Rendered:
     _ = tr.gettext
     parts: list[str] = []
@@ -70,14 +80,11 @@ def render_screen(screen: Screen, tr: Translator, version: str, notice: str | No
         for row in screen.rows
     ]
     rows.append(footer(tr, version))
-    return Rendered("\n\n".join(parts), InlineKeyboardMarkup(inline_keyboard=rows))
+    return Rendered.of("\n\n".join(parts), rows)
 
 
-def render_text(message: str, tr: Translator) -> str:
-    return escape(tr.gettext(message))
-
-
-def render_picker(locales: tuple[str, ...], prompts: list[str], tr: Translator, notice: str | None = None) -> Rendered:
+@lru_cache(maxsize=RENDER_CACHE)
+def render_picker(locales: tuple[str, ...], prompts: tuple[str, ...], tr: Translator, notice: str | None = None) -> Rendered:
     """Each language by its own name, two a row; no flags (a flag is not a language).
 
     `prompts` is "choose your language" in every language, since we may not know theirs.
@@ -88,4 +95,4 @@ def render_picker(locales: tuple[str, ...], prompts: list[str], tr: Translator, 
     text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
     if notice:
         text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"
-    return Rendered(text, InlineKeyboardMarkup(inline_keyboard=rows))
+    return Rendered.of(text, rows)
