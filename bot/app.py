@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from bot import texts
 from bot.config import Settings
 from bot.conversation import Runtime
-from bot.handlers import private
+from bot.handlers import association, private
+from bot.jobs import maintenance
+from bot.outbox import OutboxSender
 from bot.middlewares import TurnMiddleware
 from bot.warmup import pin_response_models
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
@@ -25,7 +28,7 @@ from dialogs.languages import telegram_language
 from dialogs.loader import ORIENTATION, load_script
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import create_engine, init_db
+from storage.db import create_engine, ensure_schema, sessions
 
 log = logging.getLogger(__name__)
 COMMANDS = (
@@ -37,9 +40,10 @@ COMMANDS = (
 )
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, database: AsyncEngine) -> Runtime:
     """Load the script and every catalogue (compiled in memory: never a stale .mo)."""
-    return Runtime(settings=settings, catalogs=Catalogs(), script=load_script(ORIENTATION))
+    script = load_script(ORIENTATION)
+    return Runtime(settings=settings, catalogs=Catalogs(), script=script, db=sessions(database))
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -55,9 +59,9 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         log.warning("PASSERELLE_SECRET is not set: using a random one; conversations will not survive a restart")
     keys = PseudonymKeyBuilder(settings.secret_key())
     storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
-    dispatcher = Dispatcher(storage=storage, events_isolation=PseudonymEventIsolation(keys))
+    dispatcher = Dispatcher(storage=storage, events_isolation=PseudonymEventIsolation(keys), runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
-    dispatcher.include_routers(private.build_router())
+    dispatcher.include_routers(association.build_router(), private.build_router())
     return dispatcher
 
 
@@ -84,29 +88,41 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     database: AsyncEngine
+    sender: OutboxSender
 
     @classmethod
-    async def create(cls, settings: Settings, runtime: Runtime | None = None) -> App:
-        runtime = runtime or build_runtime(settings)
+    async def create(cls, settings: Settings) -> App:
         pin_response_models()
         database = create_engine(settings.database_url)
-        await init_db(database)
-        app = cls(settings, runtime, build_bot(settings), build_dispatcher(runtime), database)
+        await ensure_schema(database)
+        runtime = build_runtime(settings, database)
+        bot = build_bot(settings)
+        sender = OutboxSender(bot, runtime.db, runtime.catalogs)
+        runtime.wake_sender = sender.wake
+        app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender)
         # Everything built so far lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise stall every update for tens of ms.
         gc.freeze()
         return app
 
-    async def run_polling(self, *, handle_as_tasks: bool = True, handle_signals: bool = True) -> None:
-        """Set the menus, then poll until stopped (SIGINT/SIGTERM, or `stop()`)."""
+    async def run_polling(
+        self, *, handle_as_tasks: bool = True, handle_signals: bool = True, maintenance_every: float | None = None
+    ) -> None:
+        """Set the menus, start the outbox and the timers, then poll until stopped."""
         await set_menus(self.bot, self.runtime)
-        await self.dispatcher.start_polling(
-            self.bot,
-            handle_as_tasks=handle_as_tasks,
-            allowed_updates=self.dispatcher.resolve_used_update_types(),
-            handle_signals=handle_signals,
-            close_bot_session=False,
-        )
+        self.sender.start()
+        timers = asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance")
+        try:
+            await self.dispatcher.start_polling(
+                self.bot,
+                handle_as_tasks=handle_as_tasks,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+                handle_signals=handle_signals,
+                close_bot_session=False,
+            )
+        finally:
+            timers.cancel()
+            await self.sender.stop()
 
     async def stop(self) -> None:
         try:

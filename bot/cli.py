@@ -9,12 +9,15 @@ from collections.abc import Sequence
 
 from bot.config import ConfigError, load_settings
 from dialogs.loader import ScriptInvalid
+from storage.db import SchemaOutdated
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="passerelle", description="Anonymous orientation bot.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (long polling); needs BOT_TOKEN")
+    database = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    database.add_parser("upgrade", help="apply migrations in place (back up first)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
     return parser
@@ -25,12 +28,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run()
+        if args.command == "db":
+            return asyncio.run(_db_upgrade())
         if args.command == "try":
             from bot.try_cli import walk
 
             return walk(args.lang)
     except ConfigError as exc:
         print(f"passerelle: {exc}", file=sys.stderr)
+        return 2
+    except SchemaOutdated as exc:
+        print(f"passerelle: {exc}: back it up, then run `passerelle db upgrade`", file=sys.stderr)
         return 2
     except ScriptInvalid as exc:
         for problem in exc.problems:
@@ -49,6 +57,18 @@ def _run() -> int:
 
     setup_logging(settings.log_level)
     asyncio.run(run(settings))
+    return 0
+
+
+async def _db_upgrade() -> int:
+    from storage.db import create_engine, upgrade
+
+    engine = create_engine(load_settings().database_url)
+    try:
+        before, after = await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print(f"database schema: {before or 'empty'} -> {after}")
     return 0
 
 

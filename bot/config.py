@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     default_locale: str = "fr"
     state_ttl: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    handoff_accept_hours: int = Field(default=24, ge=1, le=24 * 14)
+    """A notice not accepted within this time is passed on to the next nearest association."""
+    ticket_retention_days: int = Field(default=30, ge=1, le=366)
+    """Tickets and their replies are deleted after this many days."""
     neutral_text: str | None = None
     """What stays in the chat after a quick exit; empty means a translated "have a nice day"."""
 

@@ -16,10 +16,16 @@ from functools import cached_property
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
-from bot import texts
+from aiogram.types import InlineKeyboardButton
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import handoff, texts
 from bot.config import Settings
-from bot.render import Rendered, render_picker, render_screen
+from bot.limits import GuessLimiter
+from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.session import Session
+from storage.places import PlaceParser
+from storage.tickets import delete_ticket, find_ticket, normalise_code
 from dialogs.engine import Engine, State, Step
 from dialogs.events import Event, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
@@ -30,6 +36,12 @@ DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids a call."""
 MAX_PARSED_TEXT = 200
 """Longer text is never handed to a parser: no postcode or town is that long."""
+MAX_RELAY = 3000
+"""A person's answer, with its heading, must fit in one Telegram message."""
+MAILBOX_CHECK = "m:check"
+MAILBOX_ANSWER = "m:answer"
+MAILBOX_DELETE = "m:delete"
+MAILBOX_CANCEL = "m:cancel"
 
 
 @dataclass
@@ -39,11 +51,15 @@ class Runtime:
     settings: Settings
     catalogs: Catalogs
     script: LoadedScript
+    db: async_sessionmaker[AsyncSession]
     clock: Callable[[], float] = time.time
+    limiter: GuessLimiter = field(default_factory=GuessLimiter)
+    wake_sender: Callable[[], None] = lambda: None
+    """Set by the app once the outbox sender runs."""
 
     @cached_property
     def engine(self) -> Engine:
-        return self.script.engine()
+        return self.script.engine({"place": PlaceParser()})
 
     @cached_property
     def picker_prompts(self) -> tuple[str, ...]:
@@ -59,6 +75,8 @@ class Turn:
     chat_id: int
     session: Session
     language_code: str | None = None
+    pseudonym: str = ""
+    """The HMAC of this person's ids: for rate limits, never stored with anything."""
     notices: list[str] = field(default_factory=list)
 
     @property
@@ -112,7 +130,16 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
     turn.session.state = step.state
     if step.notice:
         turn.notices.append(step.notice)
-    await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, turn.notice()), edit)
+    rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
+    if step.screen.summary:  # the consent screen also says where the notice would go
+        match = await handoff.find_match(turn.runtime.db, _departement(step.state))
+        rendered = rendered.extended(handoff.association_block(match, turn.tr))
+    await show(turn, rendered, edit)
+
+
+def _departement(state: State) -> str | None:
+    value = state.answers.get("departement")
+    return value if isinstance(value, str) else None
 
 
 async def show_current(turn: Turn, edit: int | None = None) -> None:
@@ -177,12 +204,135 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     step = engine.handle(state, event)
     if step.outcome == "stale":
         return texts.STALE_BUTTON
+    if step.screen.action == "handoff":
+        await hand_off(turn, step, edit)
+        return None
     await show_step(turn, step, edit)
     return None
 
 
+async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
+    """Consent given: create the ticket and its notice, show the code and the contact card."""
+    runtime = turn.runtime
+    departement = _departement(step.state)
+    match = await handoff.find_match(runtime.db, departement)
+    if match is None:
+        turn.notices.append(texts.NO_ASSOCIATION)
+        await show_current(turn, edit)
+        return
+    facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
+    code, _ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
+    runtime.wake_sender()
+    turn.session.ticket = code
+    turn.session.state = step.state
+    tr = turn.tr
+    rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
+        f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{code}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
+        mailbox_buttons(tr, answer=False),
+    )
+    await show(turn, rendered, edit)
+
+
+def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboardButton]]:
+    rows = [[button(tr.gettext(texts.CHECK_REPLIES), MAILBOX_CHECK)]]
+    if answer:
+        rows.append([button(tr.gettext(texts.ANSWER), MAILBOX_ANSWER)])
+    rows.append([button(tr.gettext(texts.DELETE_TICKET), MAILBOX_DELETE)])
+    return rows
+
+
+async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
+    """Status and replies of a ticket, for whoever holds its code."""
+    async with turn.runtime.db() as session:
+        ticket = await find_ticket(session, code)
+    tr = turn.tr
+    if ticket is None:
+        if turn.session.ticket == code:
+            turn.session.ticket = None
+        turn.notices.append(texts.TICKET_GONE)
+        await show_current(turn, edit)
+        return
+    turn.session.ticket = code
+    _ = tr.gettext
+    lines = [f"{escape(_(texts.YOUR_CODE))} <b>{code}</b>", escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT)))]
+    if ticket.messages:
+        lines.append(f"<b>{escape(_(texts.REPLIES))}</b>")
+        lines += [f"💬 {escape(reply.body)}" for reply in ticket.messages]
+    else:
+        lines.append(escape(_(texts.NO_REPLY_YET)))
+    if turn.notices:
+        lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
+    can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
+    rows = mailbox_buttons(tr, answer=can_answer)
+    rows.append(footer(tr, turn.engine.version))
+    await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
+
+
+async def typed_code(turn: Turn, code: str) -> None:
+    """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
+    limiter = turn.runtime.limiter
+    if not limiter.allowed(turn.pseudonym):
+        turn.notices.append(texts.TOO_MANY_TRIES)
+        await show_current(turn)
+        return
+    async with turn.runtime.db() as session:
+        exists = await find_ticket(session, code) is not None
+    if not exists:
+        limiter.failed(turn.pseudonym)
+    await open_mailbox(turn, code)
+
+
+async def start_answer(turn: Turn, edit: int | None) -> None:
+    if turn.session.ticket is None:
+        await show_current(turn, edit)
+        return
+    turn.session.composing = True
+    tr = turn.tr
+    rows = [[button(tr.gettext(texts.CANCEL), MAILBOX_CANCEL)], footer(tr, turn.engine.version)]
+    await show(turn, Rendered.of(escape(tr.gettext(texts.COMPOSE)), rows), edit)
+
+
+async def relay(turn: Turn, text: str) -> None:
+    """The person's answer goes to the outbox; it is blanked there once delivered."""
+    code = turn.session.ticket
+    turn.session.composing = None
+    if code is None:
+        await show_current(turn)
+        return
+    if len(text) > MAX_RELAY:
+        turn.notices.append(texts.RELAY_TOO_LONG)
+        turn.session.composing = True
+        await show(turn, Rendered.of(escape(turn.tr.gettext(texts.RELAY_TOO_LONG)), [footer(turn.tr, turn.engine.version)]))
+        return
+    async with turn.runtime.db.begin() as session:
+        queued = await handoff.queue_relay(session, turn.runtime.catalogs, code, text)
+    if queued:
+        turn.runtime.wake_sender()
+        turn.notices.append(texts.RELAYED)
+    await open_mailbox(turn, code)
+
+
+async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
+    code = turn.session.ticket
+    if code is not None:
+        async with turn.runtime.db.begin() as session:
+            await delete_ticket(session, code)
+    turn.session.ticket = None
+    turn.session.composing = None
+    turn.notices.append(texts.TICKET_DELETED)
+    await show_current(turn, edit)
+
+
 async def typed(turn: Turn, text: str) -> None:
-    """Typed text: an answer where the screen asks for one, otherwise a kind pointer to the buttons."""
+    """Typed text: an answer to relay, a ticket code, an answer where the screen asks for
+    one, otherwise a kind pointer to the buttons."""
+    if turn.session.composing:
+        await relay(turn, text)
+        return
+    code = normalise_code(text)
+    if code is not None:
+        await typed_code(turn, code)
+        return
     state = turn.current_state()
     if state is None or turn.session.locale is None:
         await start(turn)
@@ -229,6 +379,10 @@ async def quick_exit(turn: Turn, last_message: int) -> None:
 
 
 async def forget(turn: Turn) -> None:
+    """Clear the state, and delete the ticket it held."""
     tr = turn.tr
+    if turn.session.ticket is not None:
+        async with turn.runtime.db.begin() as session:
+            await delete_ticket(session, turn.session.ticket)
     turn.session = Session()
     await turn.bot.send_message(chat_id=turn.chat_id, text=escape(tr.gettext(texts.FORGOTTEN)))

@@ -37,6 +37,12 @@ class Rendered:
     fingerprint: str
     """Short digest of text and buttons, to avoid "message is not modified" edits."""
 
+    def extended(self, text: str = "", rows: list[list[InlineKeyboardButton]] | None = None) -> Rendered:
+        """This screen with text added below and rows added above the footer (a new object)."""
+        keyboard = [list(row) for row in self.markup.inline_keyboard]
+        keyboard[-1:-1] = rows or []
+        return Rendered.of(f"{self.text}\n\n{text}" if text else self.text, keyboard)
+
     @classmethod
     def of(cls, text: str, rows: list[list[InlineKeyboardButton]]) -> Rendered:
         flat = [(b.text, b.callback_data or "") for row in rows for b in row]
@@ -44,16 +50,16 @@ class Rendered:
         return cls(text, InlineKeyboardMarkup(inline_keyboard=rows), digest)
 
 
-def _button(text: str, data: str) -> InlineKeyboardButton:
+def button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data)
 
 
 def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
     """Emergency, language and quick exit: on every screen, one tap away."""
     return [
-        _button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
-        _button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
-        _button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
+        button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
+        button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
+        button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
     ]
 
 
@@ -74,7 +80,7 @@ def render_screen(screen: Screen, tr: Translator, version: str, notice: str | No
         parts.append(escape(_(screen.text)))
     rows = [
         [
-            _button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version))
+            button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version))
             for b in row
         ]
         for row in screen.rows
@@ -89,9 +95,9 @@ def render_picker(locales: tuple[str, ...], prompts: tuple[str, ...], tr: Transl
 
     `prompts` is "choose your language" in every language, since we may not know theirs.
     """
-    buttons = [_button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
+    buttons = [button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([_button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA)])
+    rows.append([button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA)])
     text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
     if notice:
         text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"

@@ -30,6 +30,10 @@ class Session(BaseModel):
     """The message that shows the current screen, edited in place on button presses."""
     shown: str | None = Field(default=None, alias="k")
     """Fingerprint of what that message shows, to skip edits that would change nothing."""
+    ticket: str | None = Field(default=None, alias="t")
+    """The code of the ticket made in this conversation, until it expires or is forgotten."""
+    composing: bool | None = Field(default=None, alias="c")
+    """The next text is an answer to relay to the association."""
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Session:

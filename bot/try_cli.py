@@ -16,6 +16,7 @@ from dialogs.events import Event, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import SOURCE_LOCALE, autonym, match_locale
 from dialogs.loader import ORIENTATION, load_script
+from storage.places import PlaceParser
 
 
 
@@ -47,7 +48,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
         print(f"Unknown language {lang!r}. Available: {names}", file=out)
         return 2
     tr = catalogs.get(locale)
-    engine = load_script(ORIENTATION).engine()
+    engine = load_script(ORIENTATION).engine({"place": PlaceParser()})
     step: Step = engine.start()
     while True:
         if step.notice:

@@ -31,14 +31,22 @@ class State(BaseModel):
     answers: Answers = {}
     overlay: bool = False
     """True while the emergency screen is shown over the current node."""
+    pending: list[str] = []
+    """Coded values an ambiguous answer could mean, offered as buttons (never the typed text)."""
+
+
+Choices = tuple[tuple[str, str], ...]
+"""(coded value, label) pairs when an answer could mean several things."""
 
 
 class Parser(Protocol):
-    """Turns what a person typed or shared into a coded value, or None."""
+    """Turns what a person typed or shared into a coded value, several choices, or None."""
 
-    def parse_text(self, text: str) -> str | None: ...
+    def parse_text(self, text: str) -> str | Choices | None: ...
 
     def parse_location(self, latitude: float, longitude: float) -> str | None: ...
+
+    def label(self, code: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +113,7 @@ class Engine:
     def render(self, state: State) -> Screen:
         if state.overlay:
             return self._emergency_overlay(state)
-        return self._screen(self.script.node(state.node), state.answers)
+        return self._screen(self.script.node(state.node), state.answers, state.pending)
 
     # -- transitions ----------------------------------------------------------
 
@@ -121,6 +129,11 @@ class Engine:
         node = self.script.index.get(event.node)
         if state.overlay or node is None or node.id != state.node:
             return self._stale(state)
+        if event.op == "c" and node.kind == "input" and event.option.startswith("="):
+            code = event.option[1:]
+            if code not in state.pending or node.next is None:
+                return self._stale(state)
+            return self._go(state, self._store(state.answers, node, code), node.next)
         if event.op == "c" and node.kind == "choice":
             option = next((o for o in node.options if o.id == event.option), None)
             if option is None or option.next is None:
@@ -163,8 +176,11 @@ class Engine:
         value = self.parsers[node.parser].parse_location(shared.latitude, shared.longitude)
         return self._answer(state, node, value)
 
-    def _answer(self, state: State, node: Node, value: str | None) -> Step:
-        if value is None or node.next is None:
+    def _answer(self, state: State, node: Node, value: str | Choices | None) -> Step:
+        if isinstance(value, tuple) and value:
+            new = state.model_copy(update={"pending": [code for code, _ in value]})
+            return Step(new, self.render(new))
+        if not isinstance(value, str) or node.next is None:
             return Step(state, self.render(state), "not_understood", notice=node.error, changed=False)
         return self._go(state, self._store(state.answers, node, value), node.next)
 
@@ -172,7 +188,7 @@ class Engine:
         return Step(state, self.render(state), "stale", changed=False)
 
     def _go(self, state: State, answers: Answers, target: str) -> Step:
-        new = self._enter(state.model_copy(update={"answers": answers, "overlay": False}), target)
+        new = self._enter(state.model_copy(update={"answers": answers, "overlay": False, "pending": []}), target)
         return Step(new, self.render(new))
 
     def _enter(self, state: State, target: str) -> State:
@@ -190,7 +206,7 @@ class Engine:
 
     # -- screens --------------------------------------------------------------
 
-    def _screen(self, node: Node, answers: Answers) -> Screen:
+    def _screen(self, node: Node, answers: Answers, pending: list[str] | None = None) -> Screen:
         rows: list[tuple[Button, ...]] = []
         if node.kind == "choice":
             rows = [(Button(o.label, Event("c", node.id, o.id)),) for o in node.options]
@@ -203,18 +219,21 @@ class Engine:
             rows.append((Button(node.continue_label or self.script.labels.done, Event("d", node.id)),))
         elif node.kind == "info" and node.next:
             rows = [(Button(node.continue_label or self.script.labels.next, Event("n", node.id)),)]
+        elif node.kind == "input" and pending:
+            parser = self.parsers[node.parser or ""]
+            rows = [(Button(parser.label(code), Event("c", node.id, "=" + code)),) for code in pending]
         elif node.kind == "input" and node.skip:
             rows = [(Button(node.skip.label, Event("s", node.id, node.skip.id)),)]
         elif node.kind == "action" and node.action != "emergency":
             rows = [(Button(self.script.labels.restart, Event("r")),)]
         return Screen(
             node=node.id,
-            text=node.text,
+            text=node.ambiguous if pending and node.ambiguous else node.text,
             rows=tuple(rows),
             action=node.action,
             expects_text=node.kind == "input",
             accepts_location=node.accepts_location,
-            summary=self._summary(answers) if node.show_summary else (),
+            summary=self.summary(answers) if node.show_summary else (),
             is_emergency=node.id == self.script.emergency,
         )
 
@@ -223,7 +242,8 @@ class Engine:
         back = Button(self.script.labels.back, Event("b"))
         return Screen(node=node.id, text=node.text, rows=((back,),), overlay=True, is_emergency=True)
 
-    def _summary(self, answers: Answers) -> tuple[SummaryLine, ...]:
+    def summary(self, answers: Answers) -> tuple[SummaryLine, ...]:
+        """Every labelled answer, in script order: for the consent screen and the notice."""
         lines: list[SummaryLine] = []
         for node in self.script.nodes:
             if not (node.summary and node.store and node.store in answers):
@@ -232,7 +252,9 @@ class Engine:
             codes = [given] if isinstance(given, str) else given
             labels = {o.code: o.label for o in node.options}
             if node.kind == "input":
-                lines.append(SummaryLine(node.summary, tuple(codes), translate_values=False))
+                parser = self.parsers.get(node.parser or "")
+                shown = tuple(parser.label(c) if parser else c for c in codes)
+                lines.append(SummaryLine(node.summary, shown, translate_values=False))
             else:
                 lines.append(SummaryLine(node.summary, tuple(labels[c] for c in codes if c in labels)))
         return tuple(lines)

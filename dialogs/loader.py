@@ -17,13 +17,14 @@ from pydantic import ValidationError
 from dialogs.engine import Engine, Parser
 from dialogs.events import MAX_DATA_BYTES, Event
 from dialogs.model import Node, Script
-from dialogs.parsers import default_parsers
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 ORIENTATION = SCRIPTS_DIR / "orientation.yaml"
 """The script a person starts with."""
 MAX_TEXT = 4096
 SHORT_HASH = 8
+PARSER_NAMES: frozenset[str] = frozenset({"place"})
+"""The parsers every channel provides; a script may name only these."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ class LoadedScript:
     def version(self) -> str:
         return self.digest[:SHORT_HASH]
 
-    def engine(self, parsers: Mapping[str, Parser] | None = None) -> Engine:
-        return Engine(self.script, self.version, parsers or default_parsers())
+    def engine(self, parsers: Mapping[str, Parser]) -> Engine:
+        """An engine for this version, with the channel's parsers (for example "place")."""
+        return Engine(self.script, self.version, parsers)
 
 
 def script_digest(script: Script) -> str:
@@ -64,14 +66,12 @@ def script_digest(script: Script) -> str:
     return hashlib.sha256(script.model_dump_json().encode()).hexdigest()
 
 
-def load_script(path: Path, parsers: Mapping[str, Parser] | None = None) -> LoadedScript:
+def load_script(path: Path) -> LoadedScript:
     """Parse and check one script; raise ScriptInvalid listing every problem found."""
-    return parse_script(path.read_text(encoding="utf-8"), path.name, path, parsers)
+    return parse_script(path.read_text(encoding="utf-8"), path.name, path)
 
 
-def parse_script(
-    source: str, name: str, path: Path | None = None, parsers: Mapping[str, Parser] | None = None
-) -> LoadedScript:
+def parse_script(source: str, name: str, path: Path | None = None) -> LoadedScript:
     try:
         raw = yaml.safe_load(source)
     except yaml.YAMLError as exc:
@@ -87,7 +87,7 @@ def parse_script(
         problems += [_schema_problem(name, raw, err) for err in exc.errors()]
         raise ScriptInvalid(problems) from None
     digest = script_digest(script)
-    problems += check_script(script, name, digest[:SHORT_HASH], parsers or default_parsers())
+    problems += check_script(script, name, digest[:SHORT_HASH])
     if problems:
         raise ScriptInvalid(problems)
     return LoadedScript(script, path or Path(name), digest)
@@ -115,7 +115,7 @@ def _schema_problem(name: str, raw: dict, err: dict) -> Problem:
     return Problem(name, node, f"{field}: {err['msg']}", "see dialogs/README.md for the schema")
 
 
-def check_script(script: Script, name: str, version: str, parsers: Mapping[str, Parser]) -> list[Problem]:
+def check_script(script: Script, name: str, version: str, parsers: frozenset[str] = PARSER_NAMES) -> list[Problem]:
     """The checks pydantic cannot express: references, reachability, dead ends, limits."""
     problems: list[Problem] = []
     index = script.index
@@ -147,7 +147,7 @@ def check_script(script: Script, name: str, version: str, parsers: Mapping[str, 
     return problems
 
 
-def _node_problems(node: Node, parsers: Mapping[str, Parser]) -> Iterable[tuple[str, str]]:
+def _node_problems(node: Node, parsers: frozenset[str]) -> Iterable[tuple[str, str]]:
     if node.kind != "route" and not node.text:
         yield "a shown node needs a text", "add 'text:'"
     ids = [o.id for o in node.options]
@@ -167,6 +167,8 @@ def _node_problems(node: Node, parsers: Mapping[str, Parser]) -> Iterable[tuple[
             yield f"unknown parser {node.parser!r}", f"use one of: {', '.join(sorted(parsers))}"
         if not node.store or not node.next:
             yield "an input needs 'store' and 'next'", "add the missing keys"
+        if node.ambiguous is None:
+            yield "an input needs 'ambiguous': the question when an answer matches several places", "add it"
     elif node.kind == "route":
         if not node.routes or node.routes[-1].when:
             yield "a route needs a last branch without 'when'", "add '- next: ...' as the fallback"

@@ -77,6 +77,8 @@ class Node(_Strict):
     """Input nodes: whether a shared location is a valid answer."""
     skip: Option | None = None
     """Input nodes: an optional button that moves on without an answer."""
+    ambiguous: str | None = None
+    """Input nodes: the question asked when the answer matches several places."""
     routes: tuple[Route, ...] = ()
     action: ActionKind | None = None
     summary: str | None = None
@@ -84,7 +86,7 @@ class Node(_Strict):
     show_summary: bool = False
     """Show the summary of every labelled answer above this node's text (consent)."""
 
-    @field_validator("text", "continue_label", "error", "summary", "comment")
+    @field_validator("text", "continue_label", "error", "summary", "comment", "ambiguous")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
@@ -119,7 +121,14 @@ class Script(_Strict):
     emergency: str
     """The node shown by the emergency button present on every screen."""
     labels: Labels = Labels()
+    flags: dict[str, dict[str, str | list[str]]] = Field(default_factory=dict)
+    """Named conditions on the answers that the channel acts on (for example `minor`)."""
     nodes: tuple[Node, ...]
+
+    def flag(self, name: str, answers: dict[str, str | list[str]]) -> bool:
+        """Whether the answers meet flag `name` (same matching as route branches)."""
+        when = self.flags.get(name)
+        return when is not None and Route(when=when, next="").matches(answers)
 
     @cached_property
     def index(self) -> dict[str, Node]:

@@ -186,7 +186,8 @@ async def measure(mode: str, users: int, seconds: float, people: int, pace_secon
         if held["conversations"]:
             figures.state_bytes_per_conversation = held["state_bytes"] / held["conversations"]
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await asyncio.wait_for(process.communicate(), 60)
         await fake.stop()
     figures.errors = len(fake.refused)

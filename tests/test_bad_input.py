@@ -69,7 +69,7 @@ async def test_long_text_at_the_location_step(stack: Stack) -> None:
     await user.send("7" * 5000)
     assert "trop long" in user.last()["text"]
     await user.send("rue de la Paix, derrière la gare")
-    assert "Je n'ai pas reconnu ce code" in user.last()["text"]
+    assert "Je n'ai pas reconnu ce lieu" in user.last()["text"]
     await user.send("2B")
     assert "Comment voulez-vous" in user.last()["text"]
     assert stack.fake.refused == []

@@ -12,6 +12,7 @@ import dialogs
 from dialogs.engine import Engine, State
 from dialogs.events import BadEventData, Event, LocationInput, TextInput, decode
 from dialogs.loader import SCRIPTS_DIR, LoadedScript, load_script
+from storage.places import PlaceParser
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def loaded() -> LoadedScript:
 
 @pytest.fixture
 def engine(loaded: LoadedScript) -> Engine:
-    return loaded.engine()
+    return loaded.engine({"place": PlaceParser()})
 
 
 def walk(engine: Engine, *inputs: Event | TextInput) -> State:

@@ -63,7 +63,7 @@ def test_valid_minimal_script() -> None:
             "  - {id: e, kind: action, action: end, text: Fin}\n",
             "button data over 64 bytes",
         ),
-        ("  - {id: a, kind: input, text: Q, store: x, parser: nope, next: a}\n", "unknown parser 'nope'"),
+        ("  - {id: a, kind: input, text: Q, store: x, parser: nope, ambiguous: W, next: a}\n", "unknown parser 'nope'"),
         ("  - {id: a, kind: route, routes: [{when: {x: y}, next: a}]}\n", "a route needs a last branch without 'when'"),
         ("  - {id: a, kind: choice, text: Q, colour: red}\n", "[a]: colour: Extra inputs are not permitted"),
         ("  - {id: A-1, kind: action, action: end, text: Fin}\n", "id: String should match pattern"),

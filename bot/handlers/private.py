@@ -80,6 +80,29 @@ def build_router() -> Router:
         assert callback.message is not None
         await conversation.quick_exit(turn, callback.message.message_id)
 
+    @router.callback_query(F.data == conversation.MAILBOX_CHECK)
+    async def on_check(callback: CallbackQuery, turn: Turn) -> None:
+        if turn.session.ticket is None:
+            await conversation.show_current(turn, _editable(callback))
+            return
+        await conversation.open_mailbox(turn, turn.session.ticket, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_ANSWER)
+    async def on_answer(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.start_answer(turn, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_CANCEL)
+    async def on_cancel(callback: CallbackQuery, turn: Turn) -> None:
+        turn.session.composing = None
+        if turn.session.ticket is None:
+            await conversation.show_current(turn, _editable(callback))
+            return
+        await conversation.open_mailbox(turn, turn.session.ticket, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_DELETE)
+    async def on_delete(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.delete_my_ticket(turn, _editable(callback))
+
     @router.callback_query(F.data == PICKER_DATA)
     async def on_picker(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.show_picker(turn, _editable(callback))
