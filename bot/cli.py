@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bot import cli_associations
 from bot.config import ConfigError, load_settings
 from dialogs.loader import ScriptInvalid
 from storage.db import SchemaOutdated
@@ -18,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot (long polling); needs BOT_TOKEN")
     database = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     database.add_parser("upgrade", help="apply migrations in place (back up first)")
+    cli_associations.add_parser(commands)
+    commands.add_parser("purge", help="delete tickets past TICKET_RETENTION_DAYS now (the running bot does it too)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
     return parser
@@ -30,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run()
         if args.command == "db":
             return asyncio.run(_db_upgrade())
+        if args.command == "associations":
+            return asyncio.run(cli_associations.run(args, load_settings().database_url))
+        if args.command == "purge":
+            return asyncio.run(_purge())
         if args.command == "try":
             from bot.try_cli import walk
 
@@ -69,6 +76,22 @@ async def _db_upgrade() -> int:
     finally:
         await engine.dispose()
     print(f"database schema: {before or 'empty'} -> {after}")
+    return 0
+
+
+async def _purge() -> int:
+    from storage.db import create_engine, ensure_schema, sessions
+    from storage.tickets import purge
+
+    settings = load_settings()
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema(engine)
+        async with sessions(engine).begin() as session:
+            removed = await purge(session, settings.ticket_retention_days)
+    finally:
+        await engine.dispose()
+    print(f"purged {removed} ticket(s) older than {settings.ticket_retention_days} days")
     return 0
 
 

@@ -14,6 +14,7 @@ from storage.tickets import overdue, purge
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600.0
+"""Ten minutes: pass-on deadlines are counted in hours, retention in days."""
 
 
 async def pass_on_overdue(runtime: Runtime) -> int:

@@ -63,7 +63,8 @@ def setup_logging(level: str = "INFO", stream: object = None) -> logging.Handler
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiogram.event logs every update at INFO; aiosqlite logs SQL parameters at DEBUG.
-    for noisy in ("aiogram.event", "aiosqlite"):
+    # aiogram.event logs every update at INFO; aiosqlite logs SQL parameters at DEBUG;
+    # alembic describes its migration context at INFO on every start.
+    for noisy in ("aiogram.event", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
     return handler

@@ -88,8 +88,9 @@ class OutboxSender:
                 sent = 0
             if sent:
                 continue
+            idle = await self._idle_time()
             try:
-                await asyncio.wait_for(self._wake.wait(), await self._idle_time())
+                await asyncio.wait_for(self._wake.wait(), idle)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -32,7 +32,10 @@ def create_engine(url: str) -> AsyncEngine:
         def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # Blanked or deleted rows (a relayed message, a notice holding a code) are
+            # overwritten with zeros, not left readable in free pages. No WAL: its old
+            # frames would keep them too.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
     return engine

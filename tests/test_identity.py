@@ -57,3 +57,36 @@ async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
         assert needle not in state, f"{needle!r} found in the FSM storage"
         assert needle not in logs, f"{needle!r} found in the logs"
     assert stack.fake.refused == []
+
+
+async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
+    """The handoff path too: tickets, replies, the outbox and relays (blanked once sent)."""
+    from sqlalchemy import select
+
+    from storage.models import OutboxMessage, Ticket
+    from tests.handoff_fixtures import enrolled_directory
+
+    directory = await enrolled_directory(stack)
+    person = PEOPLE[0]
+    user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
+    await walk_to_consent(user, "fr", postcode="75011")  # chooses the mailbox
+    await user.press("Oui, envoyer")
+    await stack.fake.wait_for(lambda: directory.notices("test-paris"))
+    staff = directory.staff["test-paris"]
+    await staff.press("Répondre")
+    await staff.send("Nous pouvons vous recevoir.", reply_to_message=staff.last())
+    await user.press("Voir les réponses")
+    await user.press("Répondre")
+    await user.send("Je m'appelle Xanthippe, rue des Lilas 12, +33698765432")
+    await stack.fake.wait_for(lambda: any("rue des Lilas" in t for t in staff.texts()))
+    async with stack.app.runtime.db() as session:
+        tickets = list(await session.scalars(select(Ticket)))
+        outbox = list(await session.scalars(select(OutboxMessage)))
+    assert len(tickets) == 1 and tickets[0].created_at.minute == 0 and tickets[0].created_at.second == 0
+    assert all(row.status == "sent" and row.text == "" for row in outbox), "delivered texts are blanked"
+    database = stack.database_file.read_bytes()
+    wal = stack.database_file.with_name(stack.database_file.name + "-wal")
+    database += wal.read_bytes() if wal.exists() else b""
+    for needle in [*secrets_of(person), "rue des Lilas", "+33698765432", "75011"]:
+        assert needle.encode() not in database, f"{needle!r} found in the database file"
+        assert needle not in stack.logs.getvalue(), f"{needle!r} found in the logs"

@@ -1,0 +1,76 @@
+"""Schema migrations, retention, and what the command line does with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from storage.db import SchemaOutdated, create_engine, ensure_schema, sessions, upgrade
+from storage.models import Ticket
+from storage.tickets import purge
+from tests.fake_telegram import DEFAULT_TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_new_database_is_created_and_outdated_one_refused(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/db/p.sqlite3")
+    await ensure_schema(engine)  # creates the folder and the schema
+    await ensure_schema(engine)  # current: nothing to do
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(SchemaOutdated):
+        await ensure_schema(engine)
+    await engine.dispose()
+
+
+async def test_upgrade_in_place_keeps_data(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/p.sqlite3")
+    before, after = await upgrade(engine)
+    assert before is None and after is not None
+    async with sessions(engine).begin() as session:
+        session.add(Ticket(code_hash="x" * 64, answers={"age": "adult"}, departement="75", locale="fr", script_version="v"))
+    assert await upgrade(engine) == (after, after)
+    async with sessions(engine)() as session:
+        assert (await session.scalar(select(Ticket.departement))) == "75"
+    await engine.dispose()
+
+
+async def test_purge_deletes_tickets_past_retention(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/p.sqlite3")
+    await upgrade(engine)
+    old = dt.datetime(2026, 1, 1)
+    async with sessions(engine).begin() as session:
+        session.add(Ticket(code_hash="a" * 64, answers={}, locale="fr", script_version="v", created_at=old))
+        session.add(Ticket(code_hash="b" * 64, answers={}, locale="fr", script_version="v"))
+    async with sessions(engine).begin() as session:
+        assert await purge(session, retention_days=30) == 1
+    async with sessions(engine)() as session:
+        assert [t.code_hash[0] for t in await session.scalars(select(Ticket))] == ["b"]
+    await engine.dispose()
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_TOKEN": DEFAULT_TOKEN}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_upgrade_purge_and_outdated_run(tmp_path: Path) -> None:
+    assert "empty ->" in cli("db", "upgrade", cwd=tmp_path).stdout
+    assert "purged 0 ticket(s)" in cli("purge", cwd=tmp_path).stdout
+    database = tmp_path / "data" / "passerelle.sqlite3"
+
+
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num='0000'")
+    result = cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert "passerelle db upgrade" in result.stderr and "Traceback" not in result.stderr
