@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import math
 import re
-import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationInfo, BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import codes
 from storage.models import Association, EnrolledChat, EnrollmentCode
 from storage.places import places
 
@@ -137,6 +136,10 @@ def _departement(code: str) -> str:
     return found.code
 
 
+TEXT_LIMITS = {"name": 200, "city": 100, "accreditation_ref": 200, "hours": 300, "source": 500}
+"""The column sizes of storage.models.Association, checked before the database sees them."""
+
+
 def _bounded(value: str, limit: int) -> str:
     if len(value) > limit:
         raise ValueError(f"too long: {len(value)} characters, at most {limit}")
@@ -167,22 +170,17 @@ class Row(BaseModel):
     verified_on: dt.date | None = None
     notice_locale: str = "fr"
 
+    @field_validator(*TEXT_LIMITS, mode="before")
+    @classmethod
+    def _bounded_text(cls, value: str, info: ValidationInfo) -> str:
+        return _bounded(value, TEXT_LIMITS[info.field_name or ""])
+
     @field_validator("slug", mode="before")
     @classmethod
     def _slug(cls, value: str) -> str:
         if not _SLUG.match(value):
             raise ValueError(f"{value!r} must be 2 to 64 characters among a-z, 0-9 and '-'")
         return value
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _bounded(value, 200)
-
-    @field_validator("city", mode="before")
-    @classmethod
-    def _city(cls, value: str) -> str:
-        return _bounded(value, 100)
 
     @field_validator("departements", mode="before")
     @classmethod
@@ -246,21 +244,6 @@ class Row(BaseModel):
         if wrong:
             raise ValueError(f"not service keywords (letters, digits, '-', '_'): {' '.join(wrong)}")
         return words
-
-    @field_validator("accreditation_ref", mode="before")
-    @classmethod
-    def _accreditation_ref(cls, value: str) -> str:
-        return _bounded(value, 200)
-
-    @field_validator("hours", mode="before")
-    @classmethod
-    def _hours(cls, value: str) -> str:
-        return _bounded(value, 300)
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _source(cls, value: str) -> str:
-        return _bounded(value, 500)
 
     @field_validator("phone", mode="before")
     @classmethod
@@ -640,12 +623,9 @@ def _first_covering(
 
 # -- enrollment ------------------------------------------------------------------
 
-ENROLLMENT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-"""32 symbols without look-alikes (no 0/O, 1/I)."""
 ENROLLMENT_LENGTH = 10
 """50 random bits, single use, 48 hours: a plain sha256 leaves nothing practical to guess."""
 ENROLLMENT_VALIDITY = dt.timedelta(hours=48)
-_ENROLLMENT_TEXT = re.compile(rf"^[{ENROLLMENT_ALPHABET}]{{{ENROLLMENT_LENGTH}}}$")
 
 
 def _now() -> dt.datetime:
@@ -655,12 +635,8 @@ def _now() -> dt.datetime:
 
 def _enrollment_hash(code: str) -> str | None:
     """The hash of a typed code ('abcde fghjk', 'ABCDEFGHJK', 'ABCDE-FGHJK' are one code)."""
-    if len(code) > 40:
-        return None
-    compact = re.sub(r"[\s\-–—_.]", "", code).upper()
-    if not _ENROLLMENT_TEXT.match(compact):
-        return None
-    return hashlib.sha256(compact.encode()).hexdigest()
+    symbols = codes.read(code, ENROLLMENT_LENGTH)
+    return codes.digest(symbols) if symbols else None
 
 
 async def _association(session: AsyncSession, slug: str) -> Association:
@@ -682,8 +658,7 @@ async def _retire_codes(session: AsyncSession, association_id: int) -> None:
 async def create_enrollment_code(session: AsyncSession, slug: str) -> str:
     """A one-time code shown as XXXXX-XXXXX, valid 48 hours; earlier unused codes are retired."""
     association = await _association(session, slug)
-    symbols = "".join(secrets.choice(ENROLLMENT_ALPHABET) for _ in range(ENROLLMENT_LENGTH))
-    code = f"{symbols[:5]}-{symbols[5:]}"
+    code = codes.generate(2, ENROLLMENT_LENGTH // 2)
     await _retire_codes(session, association.id)
     session.add(
         EnrollmentCode(

@@ -8,9 +8,6 @@ in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,10 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage import codes
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-"""32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
 CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4
 """12 symbols: 60 bits of entropy, shown as XXXX-XXXX-XXXX."""
@@ -34,26 +30,19 @@ Action = Literal["accept", "decline"]
 
 
 def new_code() -> str:
-    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LENGTH))
-    return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, len(symbols), CODE_GROUP_LENGTH))
-
-
-_CODE_TEXT = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_GROUPS * CODE_GROUP_LENGTH}}}$")
+    return codes.generate(CODE_GROUPS, CODE_GROUP_LENGTH)
 
 
 def normalise_code(text: str) -> str | None:
     """'abcd efgh-jkmn' -> 'ABCD-EFGH-JKMN'; None when it cannot be a code."""
-    if len(text) > 40:
+    symbols = codes.read(text, CODE_GROUPS * CODE_GROUP_LENGTH)
+    if symbols is None:
         return None
-    compact = re.sub(r"[\s\-–—_.]", "", text).upper()
-    if not _CODE_TEXT.match(compact):
-        return None
-    return "-".join(compact[i : i + CODE_GROUP_LENGTH] for i in range(0, len(compact), CODE_GROUP_LENGTH))
+    return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, len(symbols), CODE_GROUP_LENGTH))
 
 
 def code_hash(code: str) -> str:
-    """60 random bits make a plain hash safe: there is no small space to try."""
-    return hashlib.sha256(code.encode()).hexdigest()
+    return codes.digest(code)
 
 
 @dataclass(frozen=True)
@@ -115,7 +104,6 @@ def queue(
 ) -> OutboxMessage:
     """Add a message for an association chat to the outbox, in the caller's transaction."""
     row = OutboxMessage(
-        dedup_key=f"{kind}:{ticket.id}:{chat_id}:{secrets.token_hex(6)}",
         ticket_id=ticket.id,
         chat_id=chat_id,
         kind=kind,
