@@ -62,6 +62,10 @@ class Runtime:
         return self.script.engine({"place": PlaceParser()})
 
     @cached_property
+    def directory(self) -> handoff.DirectoryCache:
+        return handoff.DirectoryCache(self.db)
+
+    @cached_property
     def picker_prompts(self) -> tuple[str, ...]:
         return tuple(self.catalogs.get(loc).gettext(texts.CHOOSE_LANGUAGE) for loc in self.catalogs.locales)
 
@@ -132,7 +136,7 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
         turn.notices.append(step.notice)
     rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
     if step.screen.summary:  # the consent screen also says where the notice would go
-        match = await handoff.find_match(turn.runtime.db, _departement(step.state))
+        match = await turn.runtime.directory.find_match(_departement(step.state))
         rendered = rendered.extended(handoff.association_block(match, turn.tr))
     await show(turn, rendered, edit)
 
@@ -215,7 +219,7 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
     """Consent given: create the ticket and its notice, show the code and the contact card."""
     runtime = turn.runtime
     departement = _departement(step.state)
-    match = await handoff.find_match(runtime.db, departement)
+    match = await runtime.directory.find_match(departement, fresh=True)
     if match is None:
         turn.notices.append(texts.NO_ASSOCIATION)
         await show_current(turn, edit)

@@ -6,6 +6,7 @@ answers into text in the right language, for the person and for the association.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from html import escape
@@ -36,14 +37,32 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-async def find_match(
-    db: async_sessionmaker[AsyncSession], departement: str | None, exclude: frozenset[str] = frozenset()
-) -> Match | None:
-    """The nearest association able to receive a notice now, from the département's point."""
-    async with db() as session:
-        candidates = await load_candidates(session)
-    point = places().point(departement) if departement else None
-    return nearest(candidates, departement, point, today(), exclude)
+class DirectoryCache:
+    """The candidates for "nearest", read from the database at most every `ttl` seconds.
+
+    The consent screen needs them on every conversation; the directory changes a few
+    times a year (an import, an enrollment), so a minute's staleness costs nothing and
+    keeps the database off the conversation's path. The handoff itself re-reads them.
+    """
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], ttl: float = 60.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._candidates: list[Candidate] = []
+        self._read_at = float("-inf")
+
+    async def candidates(self, fresh: bool = False) -> list[Candidate]:
+        loop_time = asyncio.get_running_loop().time()
+        if fresh or loop_time - self._read_at > self.ttl:
+            async with self.db() as session:
+                self._candidates = await load_candidates(session)
+            self._read_at = loop_time
+        return self._candidates
+
+    async def find_match(self, departement: str | None, *, fresh: bool = False) -> Match | None:
+        """The nearest association able to receive a notice now, from the département's point."""
+        point = places().point(departement) if departement else None
+        return nearest(await self.candidates(fresh), departement, point, today())
 
 
 def distance_text(km: float, tr: Translator) -> str:
