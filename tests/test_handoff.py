@@ -100,7 +100,25 @@ async def test_accept_and_reply_reach_the_person(stack: Stack) -> None:
     assert "Réponse enregistrée" in staff.last()["text"]
     await user.press("Voir les réponses")
     assert "nous pouvons vous recevoir mardi" in user.last()["text"]
+    ticket_id = directory.notices("test-paris")[0].split("n° ")[1].split()[0]
+    await staff.press_data(f"t:d:{ticket_id}", staff.bot_messages()[0]["message_id"])
+    assert "déjà été traitée" in str(list(stack.fake.callback_answers.values())[-1]), "a second decision is refused"
     assert stack.fake.refused == []
+
+
+async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
+    from storage.directory import create_enrollment_code
+
+    await enrolled_directory(stack)
+    async with stack.app.runtime.db() as session:
+        code = await create_enrollment_code(session, "test-lyon")
+    first = stack.user(60_001, chat_id=-3001, chat_type="group")
+    await first.send(f"/enroll {code}")
+    assert "reçoit désormais les demandes" in first.last()["text"]
+    second = stack.user(60_002, chat_id=-3002, chat_type="group")
+    await second.send(f"/enroll {code}")
+    await second.send("/enroll ABCDE-FGHJK")
+    assert [m["text"] for m in second.bot_messages()] == ["Code invalide ou expiré."] * 2
 
 
 async def test_the_code_opens_the_mailbox_from_another_device(stack: Stack) -> None:
