@@ -272,6 +272,14 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
     await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
 
 
+async def show_mailbox(turn: Turn, edit: int | None = None) -> None:
+    """The mailbox of the ticket this conversation holds, or where the person is."""
+    if turn.session.ticket is None:
+        await show_current(turn, edit)
+        return
+    await open_mailbox(turn, turn.session.ticket, edit)
+
+
 async def typed_code(turn: Turn, code: str) -> None:
     """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
     limiter = turn.runtime.limiter

@@ -82,10 +82,7 @@ def build_router() -> Router:
 
     @router.callback_query(F.data == conversation.MAILBOX_CHECK)
     async def on_check(callback: CallbackQuery, turn: Turn) -> None:
-        if turn.session.ticket is None:
-            await conversation.show_current(turn, _editable(callback))
-            return
-        await conversation.open_mailbox(turn, turn.session.ticket, _editable(callback))
+        await conversation.show_mailbox(turn, _editable(callback))
 
     @router.callback_query(F.data == conversation.MAILBOX_ANSWER)
     async def on_answer(callback: CallbackQuery, turn: Turn) -> None:
@@ -94,10 +91,7 @@ def build_router() -> Router:
     @router.callback_query(F.data == conversation.MAILBOX_CANCEL)
     async def on_cancel(callback: CallbackQuery, turn: Turn) -> None:
         turn.session.composing = None
-        if turn.session.ticket is None:
-            await conversation.show_current(turn, _editable(callback))
-            return
-        await conversation.open_mailbox(turn, turn.session.ticket, _editable(callback))
+        await conversation.show_mailbox(turn, _editable(callback))
 
     @router.callback_query(F.data == conversation.MAILBOX_DELETE)
     async def on_delete(callback: CallbackQuery, turn: Turn) -> None:
