@@ -260,7 +260,8 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
     _ = tr.gettext
     lines = [f"{escape(_(texts.YOUR_CODE))} <b>{code}</b>", escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT)))]
     if ticket.messages:
-        lines.append(f"<b>{escape(_(texts.REPLIES))}</b>")
+        count = len(ticket.messages)
+        lines.append(f"<b>{escape(tr.ngettext(*texts.REPLIES, count).format(n=count))}</b>")
         lines += [f"💬 {escape(reply.body)}" for reply in ticket.messages]
     else:
         lines.append(escape(_(texts.NO_REPLY_YET)))

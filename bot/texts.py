@@ -12,6 +12,11 @@ def N_(message: str) -> str:  # noqa: N802
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
+    """A message with plural forms: translate with `tr.ngettext(*MESSAGE, n)`."""
+    return singular, plural
+
+
 # Buttons present on every screen.
 EMERGENCY = N_("🆘 Urgence")
 LANGUAGE = N_("🌐 Langue")
@@ -82,7 +87,7 @@ STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
 STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre.")
 STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")
 NO_REPLY_YET = N_("Pas encore de réponse.")
-REPLIES = N_("Réponses de l'association :")
+REPLIES = NP_("{n} réponse de l'association :", "{n} réponses de l'association :")
 TICKET_GONE = N_("Ce code n'ouvre aucune demande. Elle a peut-être été effacée.")
 TICKET_DELETED = N_("Votre demande est effacée.")
 TOO_MANY_TRIES = N_("Trop d'essais. Réessayez dans une heure.")
@@ -120,3 +125,14 @@ REPLY_SAVED = N_("Réponse enregistrée. La personne la lira avec son code.")
 RELAY_TITLE = N_("Message de la personne, demande n° {ticket} :")
 ENROLLED = N_("Ce groupe reçoit désormais les demandes anonymes pour : {name}.")
 ENROLL_REFUSED = N_("Code invalide ou expiré.")
+
+# What Telegram shows about the bot before a chat starts: discreet on purpose, since the
+# phone may be seen by someone else (setMyDescription, setMyShortDescription).
+DESCRIPTION = N_(
+    "Des questions simples, dans votre langue, pour trouver une association d'aide près de chez vous. "
+    "Anonyme : pas de nom, pas de numéro de téléphone."
+)
+SHORT_DESCRIPTION = N_("Trouver une association d'aide, sans donner son nom.")
+
+# Shown above the language picker when Telegram says traditional Chinese.
+TRADITIONAL_CHINESE = N_("Le chinois n'est disponible qu'en caractères simplifiés.")
