@@ -66,17 +66,22 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
 
 
 async def set_menus(bot: Bot, runtime: Runtime) -> None:
-    """A command menu in every language Telegram can name, and the default one."""
+    """Command menu, description and short description in every language Telegram can name.
+
+    The ones without a language code are the defaults, in DEFAULT_LOCALE.
+    """
     scope = BotCommandScopeAllPrivateChats()
     default = runtime.catalogs.get(runtime.settings.default_locale)
-    await bot.set_my_commands([BotCommand(command=c, description=default.gettext(d)) for c, d in COMMANDS], scope=scope)
-    for locale in runtime.catalogs.locales:
-        code = telegram_language(locale)
-        if code is None:
-            continue
-        tr = runtime.catalogs.get(locale)
+    languages = [(None, default)] + [
+        (code, runtime.catalogs.get(locale))
+        for locale in runtime.catalogs.locales
+        if (code := telegram_language(locale)) is not None
+    ]
+    for code, tr in languages:
         commands = [BotCommand(command=c, description=tr.gettext(d)) for c, d in COMMANDS]
         await bot.set_my_commands(commands, scope=scope, language_code=code)
+        await bot.set_my_description(description=tr.gettext(texts.DESCRIPTION), language_code=code)
+        await bot.set_my_short_description(short_description=tr.gettext(texts.SHORT_DESCRIPTION), language_code=code)
 
 
 @dataclass

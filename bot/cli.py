@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bot import cli_associations
+from bot import cli_associations, cli_translations
 from bot.config import ConfigError, load_settings
 from dialogs.loader import ScriptInvalid
 from storage.db import SchemaOutdated
@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     database.add_parser("upgrade", help="apply migrations in place (back up first)")
     cli_associations.add_parser(commands)
+    cli_translations.add_parser(commands)
     commands.add_parser("purge", help="delete tickets past TICKET_RETENTION_DAYS now (the running bot does it too)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
@@ -35,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db_upgrade())
         if args.command == "associations":
             return asyncio.run(cli_associations.run(args, load_settings().database_url))
+        if args.command == "translations":
+            return cli_translations.run(args)
         if args.command == "purge":
             return asyncio.run(_purge())
         if args.command == "try":

@@ -29,7 +29,7 @@ from storage.tickets import delete_ticket, find_ticket, normalise_code
 from dialogs.engine import Engine, State, Step
 from dialogs.events import Event, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
-from dialogs.languages import match_locale
+from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
 
 DELETE_BATCH = 100
@@ -177,6 +177,8 @@ async def start(turn: Turn) -> None:
     """/start: preselect the language from Telegram's code, or ask; then resume or begin."""
     if turn.session.locale is None:
         turn.session.locale = match_locale(turn.language_code, turn.runtime.catalogs.locales)
+        if turn.session.locale and is_traditional_chinese(turn.language_code):
+            turn.notices.append(texts.TRADITIONAL_CHINESE)
     await show_current(turn)
 
 
@@ -231,7 +233,7 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
     turn.session.state = step.state
     tr = turn.tr
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
-        f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{code}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
+        f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
         mailbox_buttons(tr, answer=False),
     )
     await show(turn, rendered, edit)
@@ -258,7 +260,10 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
         return
     turn.session.ticket = code
     _ = tr.gettext
-    lines = [f"{escape(_(texts.YOUR_CODE))} <b>{code}</b>", escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT)))]
+    lines = [
+        f"{escape(_(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>",
+        escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT))),
+    ]
     if ticket.messages:
         count = len(ticket.messages)
         lines.append(f"<b>{escape(tr.ngettext(*texts.REPLIES, count).format(n=count))}</b>")

@@ -13,7 +13,6 @@ from html import escape
 from typing import Any
 
 from babel import Locale
-from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,17 +65,16 @@ class DirectoryCache:
 
 
 def distance_text(km: float, tr: Translator) -> str:
-    shown = format_decimal(round(km) if km >= 10 else round(km, 1), locale=Locale.parse(tr.locale))
-    return tr.gettext(texts.DISTANCE_KM).format(distance=shown)
+    return tr.gettext(texts.DISTANCE_KM).format(distance=tr.number(round(km) if km >= 10 else round(km, 1)))
 
 
 def contact_card(candidate: Candidate, tr: Translator) -> str:
     """Name, town and whatever public contact details the directory holds: nothing invented."""
     _ = tr.gettext
-    lines = [f"<b>{escape(candidate.name)}</b>", escape(candidate.city)]
+    lines = [f"<b>{escape(tr.isolate(candidate.name))}</b>", escape(tr.isolate(candidate.city))]
     for label, value in ((texts.PHONE, candidate.phone), (texts.WEBSITE, candidate.website), (texts.HOURS, candidate.hours)):
         if value:
-            lines.append(f"{escape(_(label))} {escape(value)}")
+            lines.append(f"{escape(_(label))} {escape(tr.isolate(value))}")
     return "\n".join(lines)
 
 

@@ -72,7 +72,7 @@ def render_screen(screen: Screen, tr: Translator, version: str, notice: str | No
     if screen.summary:
         lines = [f"<b>{escape(_(texts.SUMMARY_TITLE))}</b>"]
         for line in screen.summary:
-            values = [_(v) if line.translate_values else v for v in line.values]
+            values = [_(v) if line.translate_values else tr.isolate(v) for v in line.values]
             shown = ", ".join(values) or _(texts.NOT_GIVEN)
             lines.append(f"• {escape(_(line.label))} : {escape(shown)}")
         parts.append("\n".join(lines))

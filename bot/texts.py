@@ -18,8 +18,11 @@ def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
 
 
 # Buttons present on every screen.
+# TRANSLATORS: button: at most 40 characters
 EMERGENCY = N_("🆘 Urgence")
+# TRANSLATORS: button: at most 40 characters
 LANGUAGE = N_("🌐 Langue")
+# TRANSLATORS: button: at most 40 characters
 QUICK_EXIT = N_("✖ Quitter")
 
 # Language picker.
@@ -78,9 +81,13 @@ YOUR_CODE = N_("Votre code :")
 PHONE = N_("Téléphone :")
 WEBSITE = N_("Site :")
 HOURS = N_("Horaires :")
+# TRANSLATORS: button: at most 40 characters
 CHECK_REPLIES = N_("🔄 Voir les réponses")
+# TRANSLATORS: button: at most 40 characters
 ANSWER = N_("✉ Répondre")
+# TRANSLATORS: button: at most 40 characters
 DELETE_TICKET = N_("🗑 Effacer ma demande")
+# TRANSLATORS: button: at most 40 characters
 CANCEL = N_("Annuler")
 STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore lue.")
 STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
@@ -109,9 +116,13 @@ NOTICE_DANGER = N_("⚠️ La personne a dit être en danger")
 NOTICE_MAILBOX = N_("La personne lira votre réponse ici avec son code : utilisez « Répondre ».")
 NOTICE_SELF = N_("La personne vous appellera ou viendra vous voir.")
 NOTICE_VERSION = N_("Version du questionnaire : {version}")
+# TRANSLATORS: button: at most 40 characters
 NOTICE_ACCEPT = N_("✅ Accepter")
+# TRANSLATORS: button: at most 40 characters
 NOTICE_DECLINE = N_("✖ Refuser")
+# TRANSLATORS: button: at most 40 characters
 NOTICE_PASS = N_("↪ Transmettre")
+# TRANSLATORS: button: at most 40 characters
 NOTICE_REPLY = N_("💬 Répondre")
 NOTICE_ACCEPTED = N_("✅ Acceptée.")
 NOTICE_DECLINED = N_("✖ Refusée.")

@@ -11,8 +11,11 @@ from typing import Any, BinaryIO
 
 import yaml
 
-TRANSLATABLE = frozenset({"text", "label", "continue_label", "error", "summary", "title"})
+TRANSLATABLE = frozenset({"text", "label", "continue_label", "error", "summary", "title", "ambiguous"})
 LABEL_KEYS = frozenset({"back", "next", "done", "restart"})
+BUTTON_KEYS = frozenset({"label", "continue_label"}) | LABEL_KEYS
+BUTTON_NOTE = "button: at most 40 characters"
+"""Marks button labels for translators and for the catalogue checks (tests/test_catalogues.py)."""
 
 
 def extract_script(
@@ -37,6 +40,8 @@ def _walk(node: yaml.Node, context: str, parent_key: str, translator_note: str |
             translatable = name in TRANSLATABLE or (parent_key == "labels" and name in LABEL_KEYS)
             if translatable and isinstance(value, yaml.ScalarNode) and value.value.strip():
                 comments = [context] + ([translator_note] if translator_note else [])
+                if name in BUTTON_KEYS:
+                    comments.append(BUTTON_NOTE)
                 yield value.start_mark.line + 1, None, value.value.strip(), comments
             else:
                 yield from _walk(value, context, name, translator_note if name in ("options", "skip", "routes") else None)

@@ -8,6 +8,7 @@ instead, as gettext intends.
 from __future__ import annotations
 
 import gettext
+import re
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -17,24 +18,43 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from dialogs.languages import PEOPLE_LOCALES, SOURCE_LOCALE
+from dialogs.languages import PEOPLE_LOCALES, SOURCE_LOCALE, is_rtl
 
 DOMAIN = "messages"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
+FSI, PDI = "\u2068", "\u2069"
+"""Unicode first-strong isolate and pop: keep a left-to-right run intact in right-to-left text."""
+_LTR_RUN = re.compile(r"[0-9A-Za-z{}/+#@][0-9A-Za-z{}/+#@.:_\-]*[0-9A-Za-z{}]|[0-9A-Za-z{}]")
+
+
+def isolate_ltr_runs(text: str) -> str:
+    """Wrap numbers, codes, commands and Latin words so "17", "/start" and
+    "XXXX-XXXX-XXXX" read correctly inside Arabic. Placeholders such as {code} are runs
+    too, so what is formatted into them is isolated as well."""
+    return _LTR_RUN.sub(lambda match: f"{FSI}{match.group(0)}{PDI}", text)
+
+
 @dataclass(frozen=True)
 class Translator:
-    """One language: gettext for words, Babel for numbers."""
+    """One language: gettext for words, Babel for numbers, isolates for right-to-left."""
 
     locale: str
     translations: gettext.NullTranslations
+    rtl: bool = False
 
     def gettext(self, message: str) -> str:
-        return self.translations.gettext(message)
+        text = self.translations.gettext(message)
+        return isolate_ltr_runs(text) if self.rtl else text
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self.translations.ngettext(singular, plural, n)
+        text = self.translations.ngettext(singular, plural, n)
+        return isolate_ltr_runs(text) if self.rtl else text
+
+    def isolate(self, value: str) -> str:
+        """A value shown as is (a code, a name, a phone number), safe inside right-to-left text."""
+        return f"{FSI}{value}{PDI}" if self.rtl and value else value
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=Locale.parse(self.locale))
@@ -60,7 +80,7 @@ class Catalogs:
         for locale in PEOPLE_LOCALES:
             po = directory / locale / "LC_MESSAGES" / f"{domain}.po"
             if locale != SOURCE_LOCALE and po.exists():
-                self._translators[locale] = Translator(locale, compile_po(po))
+                self._translators[locale] = Translator(locale, compile_po(po), is_rtl(locale))
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -70,3 +90,43 @@ class Catalogs:
     def get(self, locale: str | None) -> Translator:
         """The translator for `locale`, or the French source for anything unknown."""
         return self._translators.get(locale or SOURCE_LOCALE) or self._translators[SOURCE_LOCALE]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One language's review state, for moderators and translators."""
+
+    locale: str
+    total: int
+    translated: int
+    """Served, and reviewed by a native speaker."""
+    unreviewed: int
+    """Served, but flagged `unreviewed`: nobody who speaks the language has checked it."""
+    fuzzy: int
+    """Not served (stale): the French source shows instead."""
+    missing: int
+
+
+def coverage(directory: Path = LOCALES_DIR, domain: str = DOMAIN) -> list[Coverage]:
+    """Translated, unreviewed, fuzzy and missing counts for every catalogue, in picker order."""
+    rows = []
+    for locale in PEOPLE_LOCALES:
+        po = directory / locale / "LC_MESSAGES" / f"{domain}.po"
+        if locale == SOURCE_LOCALE or not po.exists():
+            continue
+        with po.open("rb") as handle:
+            entries = [m for m in read_po(handle) if m.id]
+        done = [m for m in entries if (all(m.string) if isinstance(m.string, tuple) else m.string)]
+        fuzzy = [m for m in done if m.fuzzy]
+        unreviewed = [m for m in done if not m.fuzzy and "unreviewed" in m.flags]
+        rows.append(
+            Coverage(
+                locale=locale,
+                total=len(entries),
+                translated=len(done) - len(fuzzy) - len(unreviewed),
+                unreviewed=len(unreviewed),
+                fuzzy=len(fuzzy),
+                missing=len(entries) - len(done),
+            )
+        )
+    return rows

@@ -32,6 +32,14 @@ def telegram_language(locale: str) -> str | None:
     return language if len(language) == 2 else None
 
 
+TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+def is_traditional_chinese(code: str | None) -> bool:
+    """Telegram codes for traditional Chinese: we offer simplified, and say so."""
+    return bool(code) and code.strip().lower().replace("_", "-").startswith(TRADITIONAL_CHINESE)  # type: ignore[union-attr]
+
+
 def match_locale(code: str | None, available: Iterable[str]) -> str | None:
     """Map a client code (`pt-br`, `zh-hans`, `en_GB`) to one of `available`, or None.
 
