@@ -77,6 +77,9 @@ async def test_menus_in_every_language(stack: Stack) -> None:
     assert len(scopes) >= 3  # default, fr and en
     texts = " ".join(str(value) for value in stack.fake.commands.values())
     assert "Change language" in texts and "Changer de langue" in texts
+    for code in ("fr", "en", "ro", "bg", "zh", "es", "pt", "ar", "ru", "uk", "hu", "sq"):
+        assert stack.fake.descriptions.get(code) and stack.fake.short_descriptions.get(code), code
+    assert stack.fake.descriptions["ro"] != stack.fake.descriptions["bg"]
 
 
 async def test_help_and_resume(stack: Stack) -> None:
