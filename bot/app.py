@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
@@ -21,7 +20,7 @@ from bot.handlers import association, private
 from bot.jobs import maintenance
 from bot.outbox import OutboxSender
 from bot.middlewares import TurnMiddleware
-from bot.warmup import pin_response_models
+from bot.telegram_session import LeanAiohttpSession, pin_response_models
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
 from dialogs.i18n import Catalogs
 from dialogs.languages import telegram_language
@@ -48,7 +47,7 @@ def build_runtime(settings: Settings, database: AsyncEngine) -> Runtime:
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.bot_api_url) if settings.bot_api_url else None
-    session = AiohttpSession(api=api) if api else AiohttpSession()
+    session = LeanAiohttpSession(api=api) if api else LeanAiohttpSession()
     default = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(settings.require_token(), session=session, default=default)
 

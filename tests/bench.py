@@ -31,9 +31,10 @@ from typing import Any
 from tests.fake_telegram import FakeTelegram, FakeUser
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("bare", "bare+answer", "passerelle")
-"""bare: one message per update (the issue's floor); bare+answer: also answers each
-button press, as any bot must (Telegram shows a spinner until it does)."""
+MODES = ("bare", "bare+answer", "bare+screen", "passerelle")
+"""bare: one short message per update (the issue's floor); bare+answer: also answers each
+button press, as any bot must (Telegram shows a spinner until it does); bare+screen: and
+its message is as big as one of our screens (text and nine buttons)."""
 WALK: list[tuple[str, str]] = [
     ("press", "J'ai compris"),
     ("press", "Oui, je suis en sécurité"),

@@ -17,7 +17,7 @@ import tempfile
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.app import App
 from bot.config import load_settings
@@ -25,18 +25,33 @@ from bot.pseudonym import PseudonymousMemoryStorage
 from tests.fake_telegram import DEFAULT_TOKEN
 
 
-async def bare(base_url: str, answer_callbacks: bool) -> None:
-    """The floor: one handler that answers every update with one message."""
+def screen_like_ours() -> tuple[str, InlineKeyboardMarkup]:
+    """A message the size of a Passerelle screen: the needs question and its nine buttons."""
+    labels = ["Sortir de la prostitution", "Dormir en sécurité ce soir", "Me soigner", "Droits, papiers, séjour",
+              "On me contrôle, on prend mon argent", "J'ai subi des violences", "Juste m'informer", "Valider"]
+    rows = [[InlineKeyboardButton(text=label, callback_data=f"0123abcd:t:needs:{n}")] for n, label in enumerate(labels)]
+    rows.append([InlineKeyboardButton(text=t, callback_data=d) for t, d in (("🆘 Urgence", "e"), ("🌐 Langue", "lang"), ("✖ Quitter", "x"))])
+    text = "De quoi avez-vous besoin ?\nVous pouvez choisir plusieurs réponses, puis appuyer sur « Valider »."
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
+    """The floor: one handler that answers every update with one message.
+
+    With `screen`, that message is as big as one of ours (text and keyboard), so the
+    difference left is Passerelle's own work, not the size of what it shows.
+    """
     router = Router()
+    text, markup = screen_like_ours() if screen else ("ok", None)
 
     @router.message()
     async def on_message(message: Message, bot: Bot) -> None:
-        await bot.send_message(message.chat.id, "ok")
+        await bot.send_message(message.chat.id, text, reply_markup=markup)
 
     @router.callback_query()
     async def on_callback(callback: CallbackQuery, bot: Bot) -> None:
         assert callback.message is not None
-        await bot.send_message(callback.message.chat.id, "ok")
+        await bot.send_message(callback.message.chat.id, text, reply_markup=markup)
         if answer_callbacks:
             await callback.answer()
 
@@ -72,7 +87,11 @@ def report_state(storage: PseudonymousMemoryStorage) -> None:
 
 def main() -> None:
     mode, base_url = sys.argv[1], sys.argv[2]
-    run = passerelle(base_url) if mode == "passerelle" else bare(base_url, answer_callbacks=mode == "bare+answer")
+    run = (
+        passerelle(base_url)
+        if mode == "passerelle"
+        else bare(base_url, answer_callbacks=mode != "bare", screen=mode == "bare+screen")
+    )
     profile_to = os.environ.get("BENCH_PROFILE")
     if not profile_to:
         asyncio.run(run)
