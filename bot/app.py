@@ -16,20 +16,21 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from bot import texts
 from bot.config import Settings
 from bot.conversation import Runtime
-from bot.handlers import association, private
+from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
+from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
 from bot.middlewares import TurnMiddleware
 from bot.telegram_session import LeanAiohttpSession, pin_response_models
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
-from dialogs.i18n import Catalogs
 from dialogs.languages import telegram_language
-from dialogs.loader import ORIENTATION, load_script
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, ensure_schema, sessions
 
 log = logging.getLogger(__name__)
+APPROVAL_POLL_SECONDS = 15.0
+"""How soon a running bot serves an approval made from the command line."""
 COMMANDS = (
     ("start", texts.CMD_START),
     ("language", texts.CMD_LANGUAGE),
@@ -39,10 +40,13 @@ COMMANDS = (
 )
 
 
-def build_runtime(settings: Settings, database: AsyncEngine) -> Runtime:
-    """Load the script and every catalogue (compiled in memory: never a stale .mo)."""
-    script = load_script(ORIENTATION)
-    return Runtime(settings=settings, catalogs=Catalogs(), script=script, db=sessions(database))
+async def build_runtime(settings: Settings, database: AsyncEngine) -> tuple[Runtime, int]:
+    """The approved script and catalogues (compiled in memory: never a stale .mo)."""
+    db = sessions(database)
+    content = await load_approved(db) if settings.require_approval else load_files()
+    if not settings.require_approval:
+        log.warning("REQUIRE_APPROVAL=false: serving unreviewed files; never do this in production")
+    return Runtime(settings=settings, catalogs=content.catalogs, script=content.script, db=db), content.event_id
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -60,7 +64,9 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
     storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
     dispatcher = Dispatcher(storage=storage, events_isolation=PseudonymEventIsolation(keys), runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
-    dispatcher.include_routers(association.build_router(), private.build_router())
+    dispatcher.include_routers(
+        moderator.build_router(settings.moderator_ids), association.build_router(), private.build_router()
+    )
     return dispatcher
 
 
@@ -93,17 +99,20 @@ class App:
     dispatcher: Dispatcher
     database: AsyncEngine
     sender: OutboxSender
+    approvals_seen: int = 0
+    """The latest moderation event served; a newer one makes the bot reload."""
 
     @classmethod
     async def create(cls, settings: Settings) -> App:
         pin_response_models()
         database = create_engine(settings.database_url)
         await ensure_schema(database)
-        runtime = build_runtime(settings, database)
+        runtime, event_id = await build_runtime(settings, database)
         bot = build_bot(settings)
         sender = OutboxSender(bot, runtime.db, runtime.catalogs)
         runtime.wake_sender = sender.wake
-        app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender)
+        app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender, event_id)
+        runtime.reload_approved = app.reload_if_approved
         # Everything built so far lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise stall every update for tens of ms.
         gc.freeze()
@@ -115,7 +124,10 @@ class App:
         """Set the menus, start the outbox and the timers, then poll until stopped."""
         await set_menus(self.bot, self.runtime)
         self.sender.start()
-        timers = asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance")
+        timers = [
+            asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),
+            asyncio.create_task(self.follow_approvals(), name="approvals"),
+        ]
         try:
             await self.dispatcher.start_polling(
                 self.bot,
@@ -125,8 +137,31 @@ class App:
                 close_bot_session=False,
             )
         finally:
-            timers.cancel()
+            for timer in timers:
+                timer.cancel()
             await self.sender.stop()
+
+    async def reload_if_approved(self) -> bool:
+        """Serve a newer approval or rollback, made here or by another process."""
+        if not self.settings.require_approval:
+            return False
+        latest = await latest_event(self.runtime.db)
+        if latest == self.approvals_seen:
+            return False
+        content = await load_approved(self.runtime.db)
+        self.runtime.serve(content.script, content.catalogs)
+        self.approvals_seen = content.event_id
+        log.info("now serving approved version %s", content.script.version)
+        await set_menus(self.bot, self.runtime)
+        return True
+
+    async def follow_approvals(self, every: float = APPROVAL_POLL_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.reload_if_approved()
+            except Exception as exc:  # noqa: BLE001  (keep serving the last approved version)
+                log.error("could not load the latest approval: %s", type(exc).__name__)
 
     async def stop(self) -> None:
         try:

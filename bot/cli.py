@@ -7,9 +7,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bot import cli_associations, cli_translations
+from bot import cli_associations, cli_dialogs, cli_translations
 from bot.config import ConfigError, load_settings
 from dialogs.loader import ScriptInvalid
+from bot.moderation import NotApproved
 from storage.db import SchemaOutdated
 
 
@@ -21,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     database.add_parser("upgrade", help="apply migrations in place (back up first)")
     cli_associations.add_parser(commands)
     cli_translations.add_parser(commands)
+    cli_dialogs.add_parser(commands)
     commands.add_parser("purge", help="delete tickets past TICKET_RETENTION_DAYS now (the running bot does it too)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
@@ -36,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db_upgrade())
         if args.command == "associations":
             return asyncio.run(cli_associations.run(args, load_settings().database_url))
+        if args.command == "dialogs":
+            return asyncio.run(cli_dialogs.run(args, load_settings().database_url))
         if args.command == "translations":
             return cli_translations.run(args)
         if args.command == "purge":
@@ -45,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return walk(args.lang)
     except ConfigError as exc:
+        print(f"passerelle: {exc}", file=sys.stderr)
+        return 2
+    except NotApproved as exc:
         print(f"passerelle: {exc}", file=sys.stderr)
         return 2
     except SchemaOutdated as exc:

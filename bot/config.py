@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     """A notice not accepted within this time is passed on to the next nearest association."""
     ticket_retention_days: int = Field(default=30, ge=1, le=366)
     """Tickets and their replies are deleted after this many days."""
+    require_approval: bool = True
+    """Serve only moderator-approved scripts and catalogues. `false` serves the files as
+    they are: for development only."""
     neutral_text: str | None = None
     """What stays in the chat after a quick exit; empty means a translated "have a nice day"."""
 

@@ -8,8 +8,9 @@ sent anew otherwise, never edited to identical content.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from html import escape
-from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -56,10 +57,25 @@ class Runtime:
     limiter: GuessLimiter = field(default_factory=GuessLimiter)
     wake_sender: Callable[[], None] = lambda: None
     """Set by the app once the outbox sender runs."""
+    reload_approved: Callable[[], Awaitable[bool]] = field(default=lambda: _nothing())
+    """Set by the app: serve a decision a moderator just made."""
+    preview: Any = None
+    """Moderators' preview: the files' unapproved content (bot.moderation.Content)."""
+    preview_engine: Engine | None = None
 
     @cached_property
     def engine(self) -> Engine:
         return self.script.engine({"place": PlaceParser()})
+
+    def set_preview(self, content: Any) -> None:
+        self.preview = content
+        self.preview_engine = content.script.engine({"place": PlaceParser()})
+
+    def serve(self, script: LoadedScript, catalogs: Catalogs) -> None:
+        """Swap in newly approved content. Conversations on the old version restart cleanly."""
+        self.script, self.catalogs = script, catalogs
+        for derived in ("engine", "picker_prompts"):
+            self.__dict__.pop(derived, None)
 
     @cached_property
     def directory(self) -> handoff.DirectoryCache:
@@ -84,12 +100,23 @@ class Turn:
     notices: list[str] = field(default_factory=list)
 
     @property
+    def previewing(self) -> bool:
+        return bool(self.session.preview) and self.runtime.preview_engine is not None
+
+    @property
+    def catalogs(self) -> Catalogs:
+        return self.runtime.preview.catalogs if self.previewing else self.runtime.catalogs
+
+    @property
     def tr(self) -> Translator:
-        locale = self.session.locale or match_locale(self.language_code, self.runtime.catalogs.locales)
-        return self.runtime.catalogs.get(locale or self.runtime.settings.default_locale)
+        locale = self.session.locale or match_locale(self.language_code, self.catalogs.locales)
+        return self.catalogs.get(locale or self.runtime.settings.default_locale)
 
     @property
     def engine(self) -> Engine:
+        if self.previewing:
+            assert self.runtime.preview_engine is not None
+            return self.runtime.preview_engine
         return self.runtime.engine
 
     def notice(self) -> str | None:
@@ -105,12 +132,18 @@ class Turn:
         return state
 
 
+async def _nothing() -> bool:
+    return False
+
+
 # -- showing things -----------------------------------------------------------
 
 
 async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
     """Edit the current screen in place when `edit` is it, otherwise send a new message."""
     session = turn.session
+    if turn.previewing:  # a moderator must never mistake a preview for what people see
+        rendered = Rendered.of(f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard])
     fingerprint = rendered.fingerprint
     if edit is not None and edit == session.screen_message:
         if session.shown == fingerprint:
@@ -160,7 +193,7 @@ async def show_current(turn: Turn, edit: int | None = None) -> None:
 
 async def show_picker(turn: Turn, edit: int | None = None) -> None:
     runtime = turn.runtime
-    rendered = render_picker(runtime.catalogs.locales, runtime.picker_prompts, turn.tr, turn.notice())
+    rendered = render_picker(turn.catalogs.locales, runtime.picker_prompts, turn.tr, turn.notice())
     await show(turn, rendered, edit)
 
 
@@ -175,15 +208,18 @@ async def say(turn: Turn, message: str) -> None:
 
 async def start(turn: Turn) -> None:
     """/start: preselect the language from Telegram's code, or ask; then resume or begin."""
+    if turn.session.preview:  # a moderator leaves the preview
+        turn.session.preview = None
+        turn.session.state = None
     if turn.session.locale is None:
-        turn.session.locale = match_locale(turn.language_code, turn.runtime.catalogs.locales)
+        turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
         if turn.session.locale and is_traditional_chinese(turn.language_code):
             turn.notices.append(texts.TRADITIONAL_CHINESE)
     await show_current(turn)
 
 
 async def choose_language(turn: Turn, locale: str, edit: int | None) -> bool:
-    if locale not in turn.runtime.catalogs.locales:
+    if locale not in turn.catalogs.locales:
         return False
     turn.session.locale = locale
     await show_current(turn, edit)
@@ -221,6 +257,10 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
     """Consent given: create the ticket and its notice, show the code and the contact card."""
     runtime = turn.runtime
     departement = _departement(step.state)
+    if turn.previewing:  # no ticket, no notice
+        turn.session.state = step.state
+        await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"), edit)
+        return
     match = await runtime.directory.find_match(departement, fresh=True)
     if match is None:
         turn.notices.append(texts.NO_ASSOCIATION)

@@ -34,6 +34,8 @@ class Session(BaseModel):
     """The code of the ticket made in this conversation, until it expires or is forgotten."""
     composing: bool | None = Field(default=None, alias="c")
     """The next text is an answer to relay to the association."""
+    preview: bool | None = Field(default=None, alias="p")
+    """A moderator walking the unapproved files (/preview); /start leaves it."""
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Session:

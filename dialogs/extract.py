@@ -16,6 +16,20 @@ LABEL_KEYS = frozenset({"back", "next", "done", "restart"})
 BUTTON_KEYS = frozenset({"label", "continue_label"}) | LABEL_KEYS
 BUTTON_NOTE = "button: at most 40 characters"
 """Marks button labels for translators and for the catalogue checks (tests/test_catalogues.py)."""
+CODE_KEYS = frozenset({"flags", "routes"})
+"""Mappings whose keys are answer keys and whose values are codes or node ids, never texts,
+even when an answer key happens to be called `text` or `label`."""
+
+
+def is_translatable(key: str, parent_key: str) -> bool:
+    """Whether the value under `key`, in a mapping found under `parent_key`, is a text a person
+    may see. Shared with dialogs.versions, so the catalogues and the review tools agree."""
+    return key in TRANSLATABLE or (parent_key == "labels" and key in LABEL_KEYS)
+
+
+def is_button(key: str) -> bool:
+    """Whether a translatable value under `key` is a button label (40 characters at most)."""
+    return key in BUTTON_KEYS
 
 
 def extract_script(
@@ -37,10 +51,11 @@ def _walk(node: yaml.Node, context: str, parent_key: str, translator_note: str |
             translator_note = note.value.strip()
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else ""
-            translatable = name in TRANSLATABLE or (parent_key == "labels" and name in LABEL_KEYS)
-            if translatable and isinstance(value, yaml.ScalarNode) and value.value.strip():
+            if name in CODE_KEYS:
+                continue
+            if is_translatable(name, parent_key) and isinstance(value, yaml.ScalarNode) and value.value.strip():
                 comments = [context] + ([translator_note] if translator_note else [])
-                if name in BUTTON_KEYS:
+                if is_button(name):
                     comments.append(BUTTON_NOTE)
                 yield value.start_mark.line + 1, None, value.value.strip(), comments
             else:

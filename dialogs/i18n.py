@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -62,8 +63,12 @@ class Translator:
 
 def compile_po(path: Path) -> gettext.GNUTranslations:
     """Read a `.po` and compile it to an in-memory `.mo` (fuzzy entries excluded)."""
-    with path.open("rb") as handle:
-        catalog = read_po(handle)
+    return compile_po_text(path.read_text(encoding="utf-8"))
+
+
+def compile_po_text(text: str) -> gettext.GNUTranslations:
+    """Compile `.po` text (a file, or an approved snapshot) to an in-memory `.mo`."""
+    catalog = read_po(BytesIO(text.encode("utf-8")))
     buffer = BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
@@ -71,16 +76,32 @@ def compile_po(path: Path) -> gettext.GNUTranslations:
 
 
 class Catalogs:
-    """Every language's translator, loaded once. French is the source: no catalogue."""
+    """Every language's translator, loaded once. French is the source: no catalogue.
+
+    By default from the `.po` files; `from_sources` takes approved snapshots instead.
+    """
 
     def __init__(self, directory: Path = LOCALES_DIR, domain: str = DOMAIN) -> None:
+        sources = {}
+        for locale in PEOPLE_LOCALES:
+            po = directory / locale / "LC_MESSAGES" / f"{domain}.po"
+            if locale != SOURCE_LOCALE and po.exists():
+                sources[locale] = po.read_text(encoding="utf-8")
+        self._load(sources)
+
+    @classmethod
+    def from_sources(cls, sources: Mapping[str, str]) -> Catalogs:
+        catalogs = cls.__new__(cls)
+        catalogs._load(sources)
+        return catalogs
+
+    def _load(self, sources: Mapping[str, str]) -> None:
         self._translators: dict[str, Translator] = {
             SOURCE_LOCALE: Translator(SOURCE_LOCALE, gettext.NullTranslations())
         }
         for locale in PEOPLE_LOCALES:
-            po = directory / locale / "LC_MESSAGES" / f"{domain}.po"
-            if locale != SOURCE_LOCALE and po.exists():
-                self._translators[locale] = Translator(locale, compile_po(po), is_rtl(locale))
+            if locale != SOURCE_LOCALE and locale in sources:
+                self._translators[locale] = Translator(locale, compile_po_text(sources[locale]), is_rtl(locale))
 
     @property
     def locales(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -147,3 +147,46 @@ class OutboxMessage(Base):
     """None means due now; set only after a failure."""
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ScriptSnapshot(Base):
+    """An approved script exactly as approved: the YAML source, by content hash."""
+
+    __tablename__ = "script_snapshots"
+    __table_args__ = (UniqueConstraint("script_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    script_id: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class CatalogueSnapshot(Base):
+    """An approved catalogue exactly as approved: the .po text, by the hash of what it serves."""
+
+    __tablename__ = "catalogue_snapshots"
+    __table_args__ = (UniqueConstraint("locale", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class ModerationEvent(Base):
+    """Who approved, rejected or rolled back what, and when. Moderators are staff, not
+    protected people: their names and Telegram ids may be kept. The latest approve or
+    rollback of a subject is what people are served."""
+
+    __tablename__ = "moderation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    """approve, reject or rollback."""
+    script_id: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(16))
+    """"script", or a locale for a catalogue."""
+    digest: Mapped[str] = mapped_column(String(64))
+    moderator: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,18 +63,25 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: object) -> Setting
     return load_settings(**values)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running_stack(tmp_path: Path, logs: io.StringIO, **overrides: object) -> AsyncIterator[Stack]:
+    """A fake Telegram and the real app polling it; settings overridable (e.g. moderator_ids)."""
     async with FakeTelegram() as fake:
-        settings = make_settings(tmp_path, fake.base_url)
+        settings = make_settings(tmp_path, fake.base_url, **overrides)
         app = await App.create(settings)
         # handle_as_tasks=False: aiogram polls again only once an update is handled,
         # which is how the fake knows a user's action has settled.
         polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, handle_signals=False))
         await fake.wait_for(lambda: any(r.method == "getMe" for r in fake.requests))
         try:
-            yield Stack(fake, app, captured_logs, tmp_path / "passerelle.sqlite3")
+            yield Stack(fake, app, logs, tmp_path / "passerelle.sqlite3")
         finally:
             await app.stop()
             await asyncio.wait_for(polling, 10)
             await app.close()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path, captured_logs) as running:
+        yield running

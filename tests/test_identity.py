@@ -16,7 +16,8 @@ PEOPLE = [
     {"user_id": 7_349_218_650, "first_name": "Xanthippe", "last_name": "Quorvaldine", "username": "zz_hidden_handle_1"},
     {"user_id": 5_120_987_341, "first_name": "Ilinca", "last_name": "Brâncoveanu", "username": "zz_hidden_handle_2"},
 ]
-TYPED = ["75011", "rue des Lilas 12", "+33698765432"]
+TYPED = ["75012", "rue des Lilas 12", "+33698765432"]
+"""75012, not 75011: the script itself gives 75011 as an example, and approved scripts are stored."""
 
 
 def secrets_of(person: dict[str, object]) -> list[str]:
@@ -26,8 +27,8 @@ def secrets_of(person: dict[str, object]) -> list[str]:
 async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
     for person in PEOPLE:
         user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
-        await walk_to_consent(user, "fr", postcode="75011")
-        await user.send_message(contact={"phone_number": "+33698765432", "first_name": "Ami"})
+        await walk_to_consent(user, "fr", postcode="75012")
+        await user.send_message(contact={"phone_number": "+33698765432", "first_name": "Zorbalina"})
         await user.send_message(**CONTENT["sticker"])
         await user.share_location(48.85661, 2.35222)
         await user.send("rue des Lilas 12")
@@ -51,7 +52,7 @@ async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
     assert "Start polling" in logs and "update failed: TelegramServerError" in logs, "the capture is live"
     needles = [s for p in PEOPLE for s in secrets_of(p)]
     needles += ["6000111222", "Ottoline", "zz_hidden_handle_3", "6000333444", "Perpetua", "zz_hidden_handle_4"]
-    needles += TYPED + ["48.85661", "2.35222", "Ami"]
+    needles += TYPED + ["48.85661", "2.35222", "Zorbalina"]
     for needle in needles:
         assert needle.encode() not in database, f"{needle!r} found in the database file"
         assert needle not in state, f"{needle!r} found in the FSM storage"
@@ -69,7 +70,7 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     person = PEOPLE[0]
     user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
-    await walk_to_consent(user, "fr", postcode="75011")  # chooses the mailbox
+    await walk_to_consent(user, "fr", postcode="75012")  # chooses the mailbox
     await user.press("Oui, envoyer")
     await stack.fake.wait_for(lambda: directory.notices("test-paris"))
     staff = directory.staff["test-paris"]
@@ -87,6 +88,6 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
     database = stack.database_file.read_bytes()
     wal = stack.database_file.with_name(stack.database_file.name + "-wal")
     database += wal.read_bytes() if wal.exists() else b""
-    for needle in [*secrets_of(person), "rue des Lilas", "+33698765432", "75011"]:
+    for needle in [*secrets_of(person), "rue des Lilas", "+33698765432", "75012"]:
         assert needle.encode() not in database, f"{needle!r} found in the database file"
         assert needle not in stack.logs.getvalue(), f"{needle!r} found in the logs"
