@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run() -> int:
     settings = load_settings()  # before importing aiogram: a bad value fails in a blink
     settings.require_token()
+    if not settings.require_approval:
+        print("passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr)
+        object.__setattr__(settings, "require_approval", True)
     from bot.app import run
     from bot.logs import setup_logging
 
