@@ -11,6 +11,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from bot import texts
@@ -61,8 +63,32 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
     if settings.secret_is_ephemeral:
         log.warning("PASSERELLE_SECRET is not set: using a random one; conversations will not survive a restart")
     keys = PseudonymKeyBuilder(settings.secret_key())
-    storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
-    dispatcher = Dispatcher(storage=storage, events_isolation=PseudonymEventIsolation(keys), runtime=runtime)
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    if settings.redis_url:
+        # Shared by every instance; keys are HMAC pseudonyms, and idle state expires.
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        from bot.limits import RedisGuessLimiter
+
+        # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
+        redis = Redis.from_url(
+            settings.redis_url,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
+        )
+        storage = RedisStorage(redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl)
+        isolation = storage.create_isolation()
+        runtime.limiter = RedisGuessLimiter(redis)
+    else:
+        storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
+        isolation = PseudonymEventIsolation(keys)
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
     dispatcher.include_routers(
         moderator.build_router(settings.moderator_ids), association.build_router(), private.build_router()

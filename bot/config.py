@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     bot_api_url: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     passerelle_secret: str | None = None
+    redis_url: str | None = None
+    """When set, conversation state, per-person locks and rate limits live in Redis, shared
+    by every instance; otherwise in this process's memory."""
     moderator_ids: Annotated[tuple[int, ...], NoDecode] = ()
     default_locale: str = "fr"
     state_ttl: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
@@ -71,6 +74,13 @@ class Settings(BaseSettings):
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("use sqlite+aiosqlite:///path/to/file.sqlite3 or postgresql+asyncpg://user:pass@host/db")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^rediss?://", value):
+            raise ValueError("it must look like redis://localhost:6379/0")
+        return value or None
 
     @field_validator("moderator_ids", mode="before")
     @classmethod

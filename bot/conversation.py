@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import handoff, texts
 from bot.config import Settings
-from bot.limits import GuessLimiter
+from bot.limits import GuessLimiter, Limiter
 from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.session import Session
 from storage.places import PlaceParser
@@ -54,7 +54,7 @@ class Runtime:
     script: LoadedScript
     db: async_sessionmaker[AsyncSession]
     clock: Callable[[], float] = time.time
-    limiter: GuessLimiter = field(default_factory=GuessLimiter)
+    limiter: Limiter = field(default_factory=GuessLimiter)
     wake_sender: Callable[[], None] = lambda: None
     """Set by the app once the outbox sender runs."""
     reload_approved: Callable[[], Awaitable[bool]] = field(default=lambda: _nothing())
@@ -329,14 +329,14 @@ async def show_mailbox(turn: Turn, edit: int | None = None) -> None:
 async def typed_code(turn: Turn, code: str) -> None:
     """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
     limiter = turn.runtime.limiter
-    if not limiter.allowed(turn.pseudonym):
+    if not await limiter.allowed(turn.pseudonym):
         turn.notices.append(texts.TOO_MANY_TRIES)
         await show_current(turn)
         return
     async with turn.runtime.db() as session:
         exists = await find_ticket(session, code) is not None
     if not exists:
-        limiter.failed(turn.pseudonym)
+        await limiter.failed(turn.pseudonym)
     await open_mailbox(turn, code)
 
 

@@ -12,7 +12,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from pydantic import ValidationError
 
 from bot.conversation import Runtime, Turn
-from bot.pseudonym import PseudonymousMemoryStorage
+from bot.pseudonym import PseudonymKeyBuilder
 from bot.session import Session
 
 
@@ -42,8 +42,8 @@ class TurnMiddleware(BaseMiddleware):
         except ValidationError:
             session = Session()  # unreadable state restarts cleanly
         user: User | None = data.get("event_from_user")
-        storage = fsm.storage
-        pseudonym = storage.key_builder.pseudonym(fsm.key) if isinstance(storage, PseudonymousMemoryStorage) else ""
+        keys = getattr(fsm.storage, "key_builder", None)
+        pseudonym = keys.pseudonym(fsm.key) if isinstance(keys, PseudonymKeyBuilder) else ""
         turn = Turn(self.runtime, data["bot"], chat.id, session, user.language_code if user else None, pseudonym)
         if isinstance(event, Update) and event.message is not None:
             turn.session.track(event.message.message_id, int(event.message.date.timestamp()))

@@ -12,21 +12,21 @@ class Clock:
         return self.now
 
 
-def test_per_person_limit_then_recovery() -> None:
+async def test_per_person_limit_then_recovery() -> None:
     clock = Clock()
     limiter = GuessLimiter(clock)
     for _ in range(PER_PERSON):
-        assert limiter.allowed("a")
-        limiter.failed("a")
-    assert not limiter.allowed("a")
-    assert limiter.allowed("b"), "another person is not affected"
+        assert await limiter.allowed("a")
+        await limiter.failed("a")
+    assert not await limiter.allowed("a")
+    assert await limiter.allowed("b"), "another person is not affected"
     clock.now += PER_PERSON_WINDOW + 1
-    assert limiter.allowed("a")
+    assert await limiter.allowed("a")
 
 
-def test_overall_limit_stops_a_distributed_guesser() -> None:
+async def test_overall_limit_stops_a_distributed_guesser() -> None:
     limiter = GuessLimiter(Clock())
     for n in range(OVERALL):
-        assert limiter.allowed(f"p{n}")
-        limiter.failed(f"p{n}")
-    assert not limiter.allowed("someone-new")
+        assert await limiter.allowed(f"p{n}")
+        await limiter.failed(f"p{n}")
+    assert not await limiter.allowed("someone-new")

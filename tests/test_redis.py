@@ -1,0 +1,87 @@
+"""Redis as the shared state of several instances: pseudonymous, expiring, and survivable.
+
+Runs when TEST_REDIS_URL points at a Redis server (`.ci/run` starts one); skipped, and
+said so in the summary, otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.limits import OVERALL, PER_PERSON, RedisGuessLimiter
+from tests.conftest import Stack, running_stack
+from tests.walks import walk_to_consent
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set: the Redis tests were skipped")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[object]:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL or "")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_stack(tmp_path: Path, captured_logs: io.StringIO, redis: object) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path, captured_logs, redis_url=REDIS_URL) as running:
+        yield running
+
+
+async def everything_in(redis: object) -> str:
+    """Every key and value, as text: what an attacker reading Redis would see."""
+    parts = []
+    for key in await redis.keys("*"):  # type: ignore[attr-defined]
+        kind = (await redis.type(key)).decode()  # type: ignore[attr-defined]
+        value = await redis.get(key) if kind == "string" else await redis.dump(key)  # type: ignore[attr-defined]
+        parts.append(f"{key!r} {value!r}")
+    return "\n".join(parts)
+
+
+async def test_state_in_redis_is_pseudonymous_and_expires(redis_stack: Stack, redis: object) -> None:
+    user = redis_stack.user(7_349_218_650, first_name="Xanthippe", last_name="Quorvaldine", username="zz_hidden_handle_1")
+    await walk_to_consent(user, "fr", postcode="75012")
+    await user.send("ABCD-EFGH-JKLM")  # a wrong code: the shared rate limit counts it
+    await user.send("rue des Lilas 12")
+    held = await everything_in(redis)
+    assert "fsm:" in held and "limit:guess:" in held
+    for needle in ("7349218650", "Xanthippe", "Quorvaldine", "zz_hidden_handle_1", "75012", "rue des Lilas", "ABCD-EFGH"):
+        assert needle not in held, needle
+    for key in await redis.keys("fsm:*"):  # type: ignore[attr-defined]
+        assert 0 < await redis.ttl(key) <= redis_stack.app.settings.state_ttl  # type: ignore[attr-defined]
+    data = [json.loads(await redis.get(k)) for k in await redis.keys("fsm:*:data")]  # type: ignore[attr-defined]
+    assert data and all(len(json.dumps(d)) < 1024 for d in data)
+
+
+async def test_redis_restarted_mid_conversation(redis_stack: Stack, redis: object) -> None:
+    user = redis_stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await redis.flushall()  # type: ignore[attr-defined]  # a restart without persistence loses everything
+    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal")  # type: ignore[attr-defined]  # and every connection
+    await user.press("Oui, je suis en sécurité")
+    text = user.last()["text"]
+    assert "conversation précédente a été effacée" in text or "Choisissez votre langue" in text
+    assert redis_stack.fake.refused == []
+
+
+async def test_rate_limits_are_shared_between_instances(redis: object) -> None:
+    one, two = RedisGuessLimiter(redis), RedisGuessLimiter(redis)
+    for _ in range(PER_PERSON):
+        assert await two.allowed("someone")
+        await one.failed("someone")
+    assert not await two.allowed("someone"), "what one instance counted, the other sees"
+    for n in range(OVERALL):
+        await one.failed(f"p{n}")
+    assert not await two.allowed("anyone-else")
