@@ -39,10 +39,16 @@ class Problem:
         return f"{where}: {self.message}" + (f" (fix: {self.hint})" if self.hint else "")
 
 
-class ScriptInvalid(Exception):
+class Invalid(Exception):
+    """Something moderators must fix before it can be served: every problem found."""
+
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+
+
+class ScriptInvalid(Invalid):
+    """A script that does not load or does not validate."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from babel.messages.pofile import PoFileParser
 from dialogs.extract import CODE_KEYS, is_button, is_translatable
 from dialogs.i18n import DOMAIN, LOCALES_DIR
 from dialogs.languages import PEOPLE_LOCALES, SOURCE_LOCALE
-from dialogs.loader import LoadedScript, Problem, parse_script
+from dialogs.loader import Invalid, LoadedScript, Problem, parse_script
 from dialogs.model import Script
 
 UNREVIEWED = "unreviewed"
@@ -62,12 +62,8 @@ class Version:
     catalogues: Mapping[str, Catalogue]
 
 
-class CatalogueInvalid(Exception):
+class CatalogueInvalid(Invalid):
     """A .po file that cannot be trusted: every problem found, each with a fix hint."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
