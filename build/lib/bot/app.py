@@ -1,0 +1,210 @@
+"""Start-up: build the bot, the dispatcher and its runtime, then poll."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from bot import texts
+from bot.config import Settings
+from bot.conversation import Runtime
+from bot.handlers import association, moderator, private
+from bot.jobs import maintenance
+from bot.moderation import latest_event, load_approved, load_files
+from bot.outbox import OutboxSender
+from bot.middlewares import TurnMiddleware
+from bot.telegram_session import LeanAiohttpSession, pin_response_models
+from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
+from dialogs.languages import telegram_language
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_engine, ensure_schema, sessions
+
+log = logging.getLogger(__name__)
+APPROVAL_POLL_SECONDS = 15.0
+"""How soon a running bot serves an approval made from the command line."""
+COMMANDS = (
+    ("start", texts.CMD_START),
+    ("language", texts.CMD_LANGUAGE),
+    ("help", texts.CMD_HELP),
+    ("exit", texts.CMD_EXIT),
+    ("forget", texts.CMD_FORGET),
+)
+
+
+async def build_runtime(settings: Settings, database: AsyncEngine) -> tuple[Runtime, int]:
+    """The approved script and catalogues (compiled in memory: never a stale .mo)."""
+    db = sessions(database)
+    content = await load_approved(db) if settings.require_approval else load_files()
+    if not settings.require_approval:
+        log.warning("REQUIRE_APPROVAL=false: serving unreviewed files; never do this in production")
+    return Runtime(settings=settings, catalogs=content.catalogs, script=content.script, db=db), content.event_id
+
+
+def build_bot(settings: Settings) -> Bot:
+    api = TelegramAPIServer.from_base(settings.bot_api_url) if settings.bot_api_url else None
+    session = LeanAiohttpSession(api=api) if api else LeanAiohttpSession()
+    default = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+    return Bot(settings.require_token(), session=session, default=default)
+
+
+def build_dispatcher(runtime: Runtime) -> Dispatcher:
+    settings = runtime.settings
+    if settings.secret_is_ephemeral:
+        log.warning("PASSERELLE_SECRET is not set: using a random one; conversations will not survive a restart")
+    keys = PseudonymKeyBuilder(settings.secret_key())
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    if settings.redis_url:
+        # Shared by every instance; keys are HMAC pseudonyms, and idle state expires.
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        from bot.limits import RedisGuessLimiter
+
+        # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
+        redis = Redis.from_url(
+            settings.redis_url,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
+        )
+        storage = RedisStorage(redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl)
+        isolation = storage.create_isolation()
+        runtime.limiter = RedisGuessLimiter(redis)
+    else:
+        storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
+        isolation = PseudonymEventIsolation(keys)
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
+    dispatcher.update.outer_middleware(TurnMiddleware(runtime))
+    dispatcher.include_routers(
+        moderator.build_router(settings.moderator_ids), association.build_router(), private.build_router()
+    )
+    return dispatcher
+
+
+async def set_menus(bot: Bot, runtime: Runtime) -> None:
+    """Command menu, description and short description in every language Telegram can name.
+
+    The ones without a language code are the defaults, in DEFAULT_LOCALE.
+    """
+    scope = BotCommandScopeAllPrivateChats()
+    default = runtime.catalogs.get(runtime.settings.default_locale)
+    languages = [(None, default)] + [
+        (code, runtime.catalogs.get(locale))
+        for locale in runtime.catalogs.locales
+        if (code := telegram_language(locale)) is not None
+    ]
+    for code, tr in languages:
+        commands = [BotCommand(command=c, description=tr.gettext(d)) for c, d in COMMANDS]
+        await bot.set_my_commands(commands, scope=scope, language_code=code)
+        await bot.set_my_description(description=tr.gettext(texts.DESCRIPTION), language_code=code)
+        await bot.set_my_short_description(short_description=tr.gettext(texts.SHORT_DESCRIPTION), language_code=code)
+
+
+@dataclass
+class App:
+    """Everything `passerelle run` starts, as one object that tests can start and stop."""
+
+    settings: Settings
+    runtime: Runtime
+    bot: Bot
+    dispatcher: Dispatcher
+    database: AsyncEngine
+    sender: OutboxSender
+    approvals_seen: int = 0
+    """The latest moderation event served; a newer one makes the bot reload."""
+
+    @classmethod
+    async def create(cls, settings: Settings) -> App:
+        pin_response_models()
+        database = create_engine(settings.database_url)
+        await ensure_schema(database)
+        runtime, event_id = await build_runtime(settings, database)
+        bot = build_bot(settings)
+        sender = OutboxSender(bot, runtime.db, runtime.catalogs)
+        runtime.wake_sender = sender.wake
+        app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender, event_id)
+        runtime.reload_approved = app.reload_if_approved
+        # Everything built so far lives as long as the process: keep it out of the
+        # garbage collector's full passes, which otherwise stall every update for tens of ms.
+        gc.freeze()
+        return app
+
+    async def run_polling(
+        self, *, handle_as_tasks: bool = True, handle_signals: bool = True, maintenance_every: float | None = None
+    ) -> None:
+        """Set the menus, start the outbox and the timers, then poll until stopped."""
+        await set_menus(self.bot, self.runtime)
+        self.sender.start()
+        timers = [
+            asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),
+            asyncio.create_task(self.follow_approvals(), name="approvals"),
+        ]
+        try:
+            await self.dispatcher.start_polling(
+                self.bot,
+                handle_as_tasks=handle_as_tasks,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+                handle_signals=handle_signals,
+                close_bot_session=False,
+            )
+        finally:
+            for timer in timers:
+                timer.cancel()
+            await self.sender.stop()
+
+    async def reload_if_approved(self) -> bool:
+        """Serve a newer approval or rollback, made here or by another process."""
+        if not self.settings.require_approval:
+            return False
+        latest = await latest_event(self.runtime.db)
+        if latest == self.approvals_seen:
+            return False
+        content = await load_approved(self.runtime.db)
+        self.runtime.serve(content.script, content.catalogs)
+        self.approvals_seen = content.event_id
+        log.info("now serving approved version %s", content.script.version)
+        await set_menus(self.bot, self.runtime)
+        return True
+
+    async def follow_approvals(self, every: float = APPROVAL_POLL_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.reload_if_approved()
+            except Exception as exc:  # noqa: BLE001  (keep serving the last approved version)
+                log.error("could not load the latest approval: %s", type(exc).__name__)
+
+    async def stop(self) -> None:
+        try:
+            await self.dispatcher.stop_polling()
+        except RuntimeError:
+            pass  # it was not polling
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.dispatcher.storage.close()
+        await self.database.dispose()
+
+
+async def run(settings: Settings) -> None:
+    """`passerelle run`."""
+    app = await App.create(settings)
+    try:
+        await app.run_polling()
+    finally:
+        await app.close()

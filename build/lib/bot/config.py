@@ -1,0 +1,137 @@
+"""Configuration from the environment (and an optional `.env`), checked at start-up.
+
+A bad value stops the program with one line naming the variable and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from dialogs.languages import PEOPLE_LOCALES
+
+TOKEN_PATTERN = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,64}$")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/passerelle.sqlite3"
+
+
+class ConfigError(Exception):
+    """One line for the operator: which variable, and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str | None = None
+    bot_api_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    passerelle_secret: str | None = None
+    redis_url: str | None = None
+    """When set, conversation state, per-person locks and rate limits live in Redis, shared
+    by every instance; otherwise in this process's memory."""
+    moderator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    default_locale: str = "fr"
+    state_ttl: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    handoff_accept_hours: int = Field(default=24, ge=1, le=24 * 14)
+    """A notice not accepted within this time is passed on to the next nearest association."""
+    ticket_retention_days: int = Field(default=30, ge=1, le=366)
+    """Tickets and their replies are deleted after this many days."""
+    require_approval: bool = True
+    """Serve only moderator-approved scripts and catalogues. `false` serves the files as
+    they are: for development only."""
+    neutral_text: str | None = None
+    """What stays in the chat after a quick exit; empty means a translated "have a nice day"."""
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if value is not None and not TOKEN_PATTERN.match(value.strip()):
+            raise ValueError("it must look like 123456789:AA... as given by @BotFather")
+        return value.strip() if value else value
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("it must be an http(s) URL such as http://localhost:8081")
+        return value.rstrip("/") if value else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("use sqlite+aiosqlite:///path/to/file.sqlite3 or postgresql+asyncpg://user:pass@host/db")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^rediss?://", value):
+            raise ValueError("it must look like redis://localhost:6379/0")
+        return value or None
+
+    @field_validator("moderator_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value) if p]
+            if not all(re.fullmatch(r"-?\d+", p) for p in parts):
+                raise ValueError("it must be Telegram user ids separated by commas")
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in PEOPLE_LOCALES:
+            raise ValueError(f"it must be one of {', '.join(PEOPLE_LOCALES)}")
+        return value
+
+    @field_validator("passerelle_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("it must be at least 32 characters; generate one with: openssl rand -hex 32")
+        return value
+
+    @property
+    def secret_is_ephemeral(self) -> bool:
+        return self.passerelle_secret is None
+
+    def secret_key(self) -> bytes:
+        """The HMAC key. Generated once per process when none is configured."""
+        if self.passerelle_secret is None:
+            object.__setattr__(self, "passerelle_secret", secrets.token_hex(32))
+        return str(self.passerelle_secret).encode()
+
+    def require_token(self) -> str:
+        if not self.bot_token:
+            raise ConfigError("BOT_TOKEN is missing: set it to the token @BotFather gave you")
+        return self.bot_token
+
+    def sqlite_path(self) -> Path | None:
+        match = re.match(r"^sqlite(\+\w+)?:///(.+)$", self.database_url)
+        return Path(match.group(2)) if match else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, or ConfigError with one line for the operator."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name} is invalid: {reason}") from None

@@ -1,0 +1,446 @@
+"""One person's turn: read the session, ask the engine, show the screen, keep the session.
+
+Handlers call these functions and nothing else, so every route through the bot shows
+screens the same way: edited in place when a button was pressed on the current screen,
+sent anew otherwise, never edited to identical content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import Any
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+
+from aiogram.types import InlineKeyboardButton
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import handoff, texts
+from bot.config import Settings
+from bot.limits import GuessLimiter, Limiter
+from bot.render import Rendered, button, footer, render_picker, render_screen
+from bot.session import Session
+from storage.places import PlaceParser
+from storage.tickets import delete_ticket, find_ticket, normalise_code
+from dialogs.engine import Engine, State, Step
+from dialogs.events import Event, LocationInput, TextInput
+from dialogs.i18n import Catalogs, Translator
+from dialogs.languages import is_traditional_chinese, match_locale
+from dialogs.loader import LoadedScript
+
+DELETE_BATCH = 100
+"""deleteMessages takes at most 100 ids a call."""
+MAX_PARSED_TEXT = 200
+"""Longer text is never handed to a parser: no postcode or town is that long."""
+MAX_RELAY = 3000
+"""A person's answer, with its heading, must fit in one Telegram message."""
+MAILBOX_CHECK = "m:check"
+MAILBOX_ANSWER = "m:answer"
+MAILBOX_DELETE = "m:delete"
+MAILBOX_CANCEL = "m:cancel"
+
+
+@dataclass
+class Runtime:
+    """What every turn needs, built once at start-up."""
+
+    settings: Settings
+    catalogs: Catalogs
+    script: LoadedScript
+    db: async_sessionmaker[AsyncSession]
+    clock: Callable[[], float] = time.time
+    limiter: Limiter = field(default_factory=GuessLimiter)
+    wake_sender: Callable[[], None] = lambda: None
+    """Set by the app once the outbox sender runs."""
+    reload_approved: Callable[[], Awaitable[bool]] = field(default=lambda: _nothing())
+    """Set by the app: serve a decision a moderator just made."""
+    preview: Any = None
+    """Moderators' preview: the files' unapproved content (bot.moderation.Content)."""
+    preview_engine: Engine | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        return self.script.engine({"place": PlaceParser()})
+
+    def set_preview(self, content: Any) -> None:
+        self.preview = content
+        self.preview_engine = content.script.engine({"place": PlaceParser()})
+
+    def serve(self, script: LoadedScript, catalogs: Catalogs) -> None:
+        """Swap in newly approved content. Conversations on the old version restart cleanly."""
+        self.script, self.catalogs = script, catalogs
+        for derived in ("engine", "picker_prompts"):
+            self.__dict__.pop(derived, None)
+
+    @cached_property
+    def directory(self) -> handoff.DirectoryCache:
+        return handoff.DirectoryCache(self.db)
+
+    @cached_property
+    def picker_prompts(self) -> tuple[str, ...]:
+        return tuple(self.catalogs.get(loc).gettext(texts.CHOOSE_LANGUAGE) for loc in self.catalogs.locales)
+
+
+@dataclass
+class Turn:
+    """One update from one person, in a private chat."""
+
+    runtime: Runtime
+    bot: Bot
+    chat_id: int
+    session: Session
+    language_code: str | None = None
+    pseudonym: str = ""
+    """The HMAC of this person's ids: for rate limits, never stored with anything."""
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def previewing(self) -> bool:
+        return bool(self.session.preview) and self.runtime.preview_engine is not None
+
+    @property
+    def catalogs(self) -> Catalogs:
+        return self.runtime.preview.catalogs if self.previewing else self.runtime.catalogs
+
+    @property
+    def tr(self) -> Translator:
+        locale = self.session.locale or match_locale(self.language_code, self.catalogs.locales)
+        return self.catalogs.get(locale or self.runtime.settings.default_locale)
+
+    @property
+    def engine(self) -> Engine:
+        if self.previewing:
+            assert self.runtime.preview_engine is not None
+            return self.runtime.preview_engine
+        return self.runtime.engine
+
+    def notice(self) -> str | None:
+        return "\n".join(self.notices) if self.notices else None
+
+    def current_state(self) -> State | None:
+        """The state, or None when it belongs to a script version no longer served."""
+        state = self.session.state
+        if state is not None and state.version != self.engine.version:
+            self.session.state = None
+            self.notices.append(texts.UPDATED)
+            return None
+        return state
+
+
+async def _nothing() -> bool:
+    return False
+
+
+# -- showing things -----------------------------------------------------------
+
+
+async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
+    """Edit the current screen in place when `edit` is it, otherwise send a new message."""
+    session = turn.session
+    if turn.previewing:  # a moderator must never mistake a preview for what people see
+        rendered = Rendered.of(f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard])
+    fingerprint = rendered.fingerprint
+    if edit is not None and edit == session.screen_message:
+        if session.shown == fingerprint:
+            return
+        try:
+            await turn.bot.edit_message_text(
+                chat_id=turn.chat_id, message_id=edit, text=rendered.text, reply_markup=rendered.markup
+            )
+        except TelegramBadRequest:
+            pass  # too old or gone: a new message below does the job
+        else:
+            session.shown = fingerprint
+            return
+    sent = await turn.bot.send_message(chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup)
+    session.track(sent.message_id, int(sent.date.timestamp()))
+    session.screen_message = sent.message_id
+    session.shown = fingerprint
+
+
+async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
+    turn.session.state = step.state
+    if step.notice:
+        turn.notices.append(step.notice)
+    rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
+    if step.screen.summary:  # the consent screen also says where the notice would go
+        match = await turn.runtime.directory.find_match(_departement(step.state))
+        rendered = rendered.extended(handoff.association_block(match, turn.tr))
+    await show(turn, rendered, edit)
+
+
+def _departement(state: State) -> str | None:
+    value = state.answers.get("departement")
+    return value if isinstance(value, str) else None
+
+
+async def show_current(turn: Turn, edit: int | None = None) -> None:
+    """Show where the person is, starting the script when there is nothing yet."""
+    if turn.session.locale is None:
+        await show_picker(turn, edit)
+        return
+    state = turn.current_state()
+    if state is None:
+        await show_step(turn, turn.engine.start(), edit)
+        return
+    await show_step(turn, Step(state, turn.engine.render(state)), edit)
+
+
+async def show_picker(turn: Turn, edit: int | None = None) -> None:
+    runtime = turn.runtime
+    rendered = render_picker(turn.catalogs.locales, runtime.picker_prompts, turn.tr, turn.notice())
+    await show(turn, rendered, edit)
+
+
+async def say(turn: Turn, message: str) -> None:
+    """A short line in the person's language, tracked for quick exit."""
+    sent = await turn.bot.send_message(chat_id=turn.chat_id, text=escape(turn.tr.gettext(message)))
+    turn.session.track(sent.message_id, int(sent.date.timestamp()))
+
+
+# -- what a person does -------------------------------------------------------
+
+
+async def start(turn: Turn) -> None:
+    """/start: preselect the language from Telegram's code, or ask; then resume or begin."""
+    if turn.session.preview:  # a moderator leaves the preview
+        turn.session.preview = None
+        turn.session.state = None
+    if turn.session.locale is None:
+        turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
+        if turn.session.locale and is_traditional_chinese(turn.language_code):
+            turn.notices.append(texts.TRADITIONAL_CHINESE)
+    await show_current(turn)
+
+
+async def choose_language(turn: Turn, locale: str, edit: int | None) -> bool:
+    if locale not in turn.catalogs.locales:
+        return False
+    turn.session.locale = locale
+    await show_current(turn, edit)
+    return True
+
+
+async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str | None:
+    """A script button. Returns a msgid for the callback answer when the press did nothing."""
+    engine = turn.engine
+    if event.op == "e":
+        state = turn.current_state() or engine.start().state
+        if turn.session.locale is None:
+            turn.session.locale = turn.runtime.settings.default_locale
+        await show_step(turn, engine.handle(state, event), edit)
+        return None
+    state = turn.current_state()
+    if state is None:
+        if not turn.notices:
+            turn.notices.append(texts.EXPIRED)
+        await show_current(turn, edit)
+        return None
+    if version != engine.version:
+        return texts.STALE_BUTTON
+    step = engine.handle(state, event)
+    if step.outcome == "stale":
+        return texts.STALE_BUTTON
+    if step.screen.action == "handoff":
+        await hand_off(turn, step, edit)
+        return None
+    await show_step(turn, step, edit)
+    return None
+
+
+async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
+    """Consent given: create the ticket and its notice, show the code and the contact card."""
+    runtime = turn.runtime
+    departement = _departement(step.state)
+    if turn.previewing:  # no ticket, no notice
+        turn.session.state = step.state
+        await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"), edit)
+        return
+    match = await runtime.directory.find_match(departement, fresh=True)
+    if match is None:
+        turn.notices.append(texts.NO_ASSOCIATION)
+        await show_current(turn, edit)
+        return
+    facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
+    code, _ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
+    runtime.wake_sender()
+    turn.session.ticket = code
+    turn.session.state = step.state
+    tr = turn.tr
+    rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
+        f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
+        mailbox_buttons(tr, answer=False),
+    )
+    await show(turn, rendered, edit)
+
+
+def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboardButton]]:
+    rows = [[button(tr.gettext(texts.CHECK_REPLIES), MAILBOX_CHECK)]]
+    if answer:
+        rows.append([button(tr.gettext(texts.ANSWER), MAILBOX_ANSWER)])
+    rows.append([button(tr.gettext(texts.DELETE_TICKET), MAILBOX_DELETE)])
+    return rows
+
+
+async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
+    """Status and replies of a ticket, for whoever holds its code."""
+    async with turn.runtime.db() as session:
+        ticket = await find_ticket(session, code)
+    tr = turn.tr
+    if ticket is None:
+        if turn.session.ticket == code:
+            turn.session.ticket = None
+        turn.notices.append(texts.TICKET_GONE)
+        await show_current(turn, edit)
+        return
+    turn.session.ticket = code
+    _ = tr.gettext
+    lines = [
+        f"{escape(_(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>",
+        escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT))),
+    ]
+    if ticket.messages:
+        count = len(ticket.messages)
+        lines.append(f"<b>{escape(tr.ngettext(*texts.REPLIES, count).format(n=count))}</b>")
+        lines += [f"💬 {escape(reply.body)}" for reply in ticket.messages]
+    else:
+        lines.append(escape(_(texts.NO_REPLY_YET)))
+    if turn.notices:
+        lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
+    can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
+    rows = mailbox_buttons(tr, answer=can_answer)
+    rows.append(footer(tr, turn.engine.version))
+    await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
+
+
+async def show_mailbox(turn: Turn, edit: int | None = None) -> None:
+    """The mailbox of the ticket this conversation holds, or where the person is."""
+    if turn.session.ticket is None:
+        await show_current(turn, edit)
+        return
+    await open_mailbox(turn, turn.session.ticket, edit)
+
+
+async def typed_code(turn: Turn, code: str) -> None:
+    """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
+    limiter = turn.runtime.limiter
+    if not await limiter.allowed(turn.pseudonym):
+        turn.notices.append(texts.TOO_MANY_TRIES)
+        await show_current(turn)
+        return
+    async with turn.runtime.db() as session:
+        exists = await find_ticket(session, code) is not None
+    if not exists:
+        await limiter.failed(turn.pseudonym)
+    await open_mailbox(turn, code)
+
+
+async def start_answer(turn: Turn, edit: int | None) -> None:
+    if turn.session.ticket is None:
+        await show_current(turn, edit)
+        return
+    turn.session.composing = True
+    tr = turn.tr
+    rows = [[button(tr.gettext(texts.CANCEL), MAILBOX_CANCEL)], footer(tr, turn.engine.version)]
+    await show(turn, Rendered.of(escape(tr.gettext(texts.COMPOSE)), rows), edit)
+
+
+async def relay(turn: Turn, text: str) -> None:
+    """The person's answer goes to the outbox; it is blanked there once delivered."""
+    code = turn.session.ticket
+    turn.session.composing = None
+    if code is None:
+        await show_current(turn)
+        return
+    if len(text) > MAX_RELAY:
+        turn.notices.append(texts.RELAY_TOO_LONG)
+        turn.session.composing = True
+        await show(turn, Rendered.of(escape(turn.tr.gettext(texts.RELAY_TOO_LONG)), [footer(turn.tr, turn.engine.version)]))
+        return
+    async with turn.runtime.db.begin() as session:
+        queued = await handoff.queue_relay(session, turn.runtime.catalogs, code, text)
+    if queued:
+        turn.runtime.wake_sender()
+        turn.notices.append(texts.RELAYED)
+    await open_mailbox(turn, code)
+
+
+async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
+    code = turn.session.ticket
+    if code is not None:
+        async with turn.runtime.db.begin() as session:
+            await delete_ticket(session, code)
+    turn.session.ticket = None
+    turn.session.composing = None
+    turn.notices.append(texts.TICKET_DELETED)
+    await show_current(turn, edit)
+
+
+async def typed(turn: Turn, text: str) -> None:
+    """Typed text: an answer to relay, a ticket code, an answer where the screen asks for
+    one, otherwise a kind pointer to the buttons."""
+    if turn.session.composing:
+        await relay(turn, text)
+        return
+    code = normalise_code(text)
+    if code is not None:
+        await typed_code(turn, code)
+        return
+    state = turn.current_state()
+    if state is None or turn.session.locale is None:
+        await start(turn)
+        return
+    if len(text) > MAX_PARSED_TEXT:
+        turn.notices.append(texts.TOO_LONG)
+        await show_current(turn)
+        return
+    step = turn.engine.handle(state, TextInput(text))
+    if step.outcome == "unexpected_text":
+        turn.notices.append(texts.USE_BUTTONS)
+    await show_step(turn, step)
+
+
+async def shared_location(turn: Turn, latitude: float, longitude: float) -> None:
+    state = turn.current_state()
+    if state is None:
+        turn.notices.append(texts.LOCATION)
+        await show_current(turn)
+        return
+    step = turn.engine.handle(state, LocationInput(latitude, longitude))
+    if step.outcome == "unexpected_location":
+        turn.notices.append(texts.LOCATION)
+    await show_step(turn, step)
+
+
+async def unusable(turn: Turn, message: str) -> None:
+    """Stickers, photos, contacts, unknown commands...: say so kindly, then show where we are."""
+    turn.notices.append(message)
+    await show_current(turn)
+
+
+async def quick_exit(turn: Turn, last_message: int) -> None:
+    """Delete what can be deleted of this conversation, forget it, leave one neutral line."""
+    ids = list(turn.session.deletable_range(last_message, int(turn.runtime.clock())))
+    for first in range(0, len(ids), DELETE_BATCH):
+        try:
+            await turn.bot.delete_messages(chat_id=turn.chat_id, message_ids=ids[first : first + DELETE_BATCH])
+        except TelegramBadRequest:
+            pass  # nothing left to delete in that batch
+    neutral = turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL)
+    turn.session = Session()
+    await turn.bot.send_message(chat_id=turn.chat_id, text=escape(neutral))
+
+
+async def forget(turn: Turn) -> None:
+    """Clear the state, and delete the ticket it held."""
+    tr = turn.tr
+    if turn.session.ticket is not None:
+        async with turn.runtime.db.begin() as session:
+            await delete_ticket(session, turn.session.ticket)
+    turn.session = Session()
+    await turn.bot.send_message(chat_id=turn.chat_id, text=escape(tr.gettext(texts.FORGOTTEN)))

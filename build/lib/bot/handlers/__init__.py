@@ -1,0 +1,1 @@
+"""aiogram routers, one per feature. Each is built by a function, so tests can build many."""

@@ -1,0 +1,145 @@
+"""The conversation with a person seeking help: private chats only, thin handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, InaccessibleMessage, Message
+from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
+
+from bot import conversation, texts
+from bot.conversation import Turn
+from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
+from bot.session import Session
+from dialogs.events import BadEventData, decode
+
+log = logging.getLogger(__name__)
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+
+def build_router() -> Router:
+    router = Router(name="private")
+    router.message.filter(PRIVATE)
+    router.edited_message.filter(PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.my_chat_member.filter(PRIVATE)
+    router.callback_query.middleware(CallbackAnswerMiddleware())
+
+    @router.message(CommandStart())
+    async def on_start(message: Message, turn: Turn) -> None:
+        await conversation.start(turn)
+
+    @router.message(Command("language"))
+    async def on_language(message: Message, turn: Turn) -> None:
+        await conversation.show_picker(turn)
+
+    @router.message(Command("help"))
+    async def on_help(message: Message, turn: Turn) -> None:
+        await conversation.say(turn, texts.HELP)
+        await conversation.show_current(turn)
+
+    @router.message(Command("exit"))
+    async def on_exit(message: Message, turn: Turn) -> None:
+        await conversation.quick_exit(turn, message.message_id)
+
+    @router.message(Command("forget"))
+    async def on_forget(message: Message, turn: Turn) -> None:
+        await conversation.forget(turn)
+
+    @router.message(F.text.startswith("/"))
+    async def on_unknown_command(message: Message, turn: Turn) -> None:
+        await conversation.unusable(turn, texts.UNKNOWN_COMMAND)
+
+    @router.message(F.text)
+    async def on_text(message: Message, turn: Turn) -> None:
+        await conversation.typed(turn, message.text or "")
+
+    @router.message(F.location)
+    async def on_location(message: Message, turn: Turn) -> None:
+        location = message.location
+        assert location is not None
+        await conversation.shared_location(turn, location.latitude, location.longitude)
+
+    @router.message(F.contact)
+    async def on_contact(message: Message, turn: Turn) -> None:
+        await conversation.unusable(turn, texts.CONTACT)
+
+    @router.message()
+    async def on_anything_else(message: Message, turn: Turn) -> None:
+        await conversation.unusable(turn, texts.MEDIA)
+
+    @router.edited_message()
+    async def on_edited(message: Message, turn: Turn) -> None:
+        await conversation.unusable(turn, texts.EDITED)
+
+    @router.callback_query(F.data == EXIT_DATA)
+    async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
+        assert callback.message is not None
+        await conversation.quick_exit(turn, callback.message.message_id)
+
+    @router.callback_query(F.data == conversation.MAILBOX_CHECK)
+    async def on_check(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.show_mailbox(turn, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_ANSWER)
+    async def on_answer(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.start_answer(turn, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_CANCEL)
+    async def on_cancel(callback: CallbackQuery, turn: Turn) -> None:
+        turn.session.composing = None
+        await conversation.show_mailbox(turn, _editable(callback))
+
+    @router.callback_query(F.data == conversation.MAILBOX_DELETE)
+    async def on_delete(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.delete_my_ticket(turn, _editable(callback))
+
+    @router.callback_query(F.data == PICKER_DATA)
+    async def on_picker(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.show_picker(turn, _editable(callback))
+
+    @router.callback_query(F.data.startswith(PICK_PREFIX))
+    async def on_pick(callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer) -> None:
+        locale = (callback.data or "").removeprefix(PICK_PREFIX)
+        if not await conversation.choose_language(turn, locale, _editable(callback)):
+            callback_answer.text = turn.tr.gettext(texts.STALE_BUTTON)
+
+    @router.callback_query()
+    async def on_button(callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer) -> None:
+        try:
+            version, event = decode(callback.data or "")
+        except BadEventData:
+            callback_answer.text = turn.tr.gettext(texts.STALE_BUTTON)
+            return
+        refused = await conversation.press(turn, version, event, _editable(callback))
+        if refused:
+            callback_answer.text = turn.tr.gettext(refused)
+
+    @router.my_chat_member()
+    async def on_blocked(update: ChatMemberUpdated, turn: Turn) -> None:
+        """Blocked or unblocked: either way, nothing of the old conversation is kept."""
+        turn.session = Session()
+
+    @router.errors(ExceptionTypeFilter(Exception))
+    async def on_error(event: ErrorEvent, turn: Turn | None = None) -> bool:
+        """Log what failed, never the update; apologise where we can."""
+        log.error("update failed: %s", type(event.exception).__name__, exc_info=event.exception)
+        if turn is not None:
+            try:
+                await conversation.say(turn, texts.SORRY)
+            except Exception:  # noqa: BLE001  (Telegram itself may be what failed)
+                log.warning("could not apologise either")
+        return True
+
+    return router
+
+
+def _editable(callback: CallbackQuery) -> int | None:
+    """The id of the message the button was on, if the bot can still edit it."""
+    message = callback.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return None
+    return message.message_id

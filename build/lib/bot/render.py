@@ -1,0 +1,104 @@
+"""Screens from the engine, turned into one Telegram message with an inline keyboard.
+
+All text is translated here and HTML-escaped: scripts are plain text, so nothing a
+moderator writes can break Telegram's parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from dialogs.engine import Screen
+from dialogs.events import Event
+from dialogs.i18n import Translator
+from dialogs.languages import autonym
+
+EXIT_DATA = "x"
+PICKER_DATA = "lang"
+PICK_PREFIX = "lang:"
+
+
+RENDER_CACHE = 4096
+"""Rendered screens kept: a screen is a pure function of (screen, language, version, notice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message: HTML text and its inline keyboard. Shared between people: never mutate."""
+
+    text: str
+    markup: InlineKeyboardMarkup
+    fingerprint: str
+    """Short digest of text and buttons, to avoid "message is not modified" edits."""
+
+    def extended(self, text: str = "", rows: list[list[InlineKeyboardButton]] | None = None) -> Rendered:
+        """This screen with text added below and rows added above the footer (a new object)."""
+        keyboard = [list(row) for row in self.markup.inline_keyboard]
+        keyboard[-1:-1] = rows or []
+        return Rendered.of(f"{self.text}\n\n{text}" if text else self.text, keyboard)
+
+    @classmethod
+    def of(cls, text: str, rows: list[list[InlineKeyboardButton]]) -> Rendered:
+        flat = [(b.text, b.callback_data or "") for row in rows for b in row]
+        digest = hashlib.blake2s(repr((text, flat)).encode(), digest_size=8).hexdigest()
+        return cls(text, InlineKeyboardMarkup(inline_keyboard=rows), digest)
+
+
+def button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
+def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
+    """Emergency, language and quick exit: on every screen, one tap away."""
+    return [
+        button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
+        button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
+        button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
+    ]
+
+
+@lru_cache(maxsize=RENDER_CACHE)
+def render_screen(screen: Screen, tr: Translator, version: str, notice: str | None = None) -> Rendered:
+    _ = tr.gettext
+    parts: list[str] = []
+    if notice:
+        parts.append(f"<i>{escape(_(notice))}</i>")
+    if screen.summary:
+        lines = [f"<b>{escape(_(texts.SUMMARY_TITLE))}</b>"]
+        for line in screen.summary:
+            values = [_(v) if line.translate_values else tr.isolate(v) for v in line.values]
+            shown = ", ".join(values) or _(texts.NOT_GIVEN)
+            lines.append(f"• {escape(_(line.label))} : {escape(shown)}")
+        parts.append("\n".join(lines))
+    if screen.text:
+        parts.append(escape(_(screen.text)))
+    rows = [
+        [
+            button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version))
+            for b in row
+        ]
+        for row in screen.rows
+    ]
+    rows.append(footer(tr, version))
+    return Rendered.of("\n\n".join(parts), rows)
+
+
+@lru_cache(maxsize=RENDER_CACHE)
+def render_picker(locales: tuple[str, ...], prompts: tuple[str, ...], tr: Translator, notice: str | None = None) -> Rendered:
+    """Each language by its own name, two a row; no flags (a flag is not a language).
+
+    `prompts` is "choose your language" in every language, since we may not know theirs.
+    """
+    buttons = [button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA)])
+    text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
+    if notice:
+        text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"
+    return Rendered.of(text, rows)

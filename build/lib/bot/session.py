@@ -1,0 +1,64 @@
+"""What the bot keeps between two updates of one person: small, JSON, identity-free.
+
+It lives in the FSM storage under an HMAC pseudonym and expires with it. Message ids
+are kept only as a range (the first one of this conversation), so a quick exit can
+delete the whole conversation without the state growing with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dialogs.engine import State
+
+DELETABLE_SECONDS = 48 * 3600
+"""Telegram lets a bot delete messages in a private chat for 48 hours."""
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    locale: str | None = Field(default=None, alias="l")
+    state: State | None = Field(default=None, alias="s")
+    first_message: int | None = Field(default=None, alias="f")
+    """The first message id of this conversation in the chat (the bot's or the person's)."""
+    first_hour: int | None = Field(default=None, alias="h")
+    """When that message was sent, to the hour: enough to respect the 48-hour limit."""
+    screen_message: int | None = Field(default=None, alias="m")
+    """The message that shows the current screen, edited in place on button presses."""
+    shown: str | None = Field(default=None, alias="k")
+    """Fingerprint of what that message shows, to skip edits that would change nothing."""
+    ticket: str | None = Field(default=None, alias="t")
+    """The code of the ticket made in this conversation, until it expires or is forgotten."""
+    composing: bool | None = Field(default=None, alias="c")
+    """The next text is an answer to relay to the association."""
+    preview: bool | None = Field(default=None, alias="p")
+    """A moderator walking the unapproved files (/preview); /start leaves it."""
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Session:
+        return cls.model_validate(data) if data else cls()
+
+    def to_data(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def track(self, message_id: int, unix_time: int) -> None:
+        """Remember that this conversation reaches back to `message_id`.
+
+        Once the start is too old to delete, the range restarts here: older messages are
+        out of reach anyway, and the newer ones stay deletable.
+        """
+        too_old = self.first_hour is not None and unix_time - self.first_hour * 3600 > DELETABLE_SECONDS - 3600
+        if self.first_message is None or too_old:
+            self.first_message = message_id
+            self.first_hour = unix_time // 3600
+
+    def deletable_range(self, last_message: int, now: int) -> range:
+        """Message ids a quick exit may delete: the conversation, while under 48 hours old."""
+        if self.first_message is None or self.first_hour is None:
+            return range(0)
+        if now - self.first_hour * 3600 > DELETABLE_SECONDS:
+            return range(0)
+        return range(self.first_message, last_message + 1)

@@ -1,0 +1,149 @@
+"""Every sentence the bot itself says, outside the scripts: French source msgids.
+
+Kept in one file so translators and moderators can read them together. `N_` only marks
+a string for extraction (`pybabel extract -F babel.cfg`); translation happens when the
+text is shown, in the person's language.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # noqa: N802
+    return message
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
+    """A message with plural forms: translate with `tr.ngettext(*MESSAGE, n)`."""
+    return singular, plural
+
+
+# Buttons present on every screen.
+# TRANSLATORS: button: at most 40 characters
+EMERGENCY = N_("🆘 Urgence")
+# TRANSLATORS: button: at most 40 characters
+LANGUAGE = N_("🌐 Langue")
+# TRANSLATORS: button: at most 40 characters
+QUICK_EXIT = N_("✖ Quitter")
+
+# Language picker.
+CHOOSE_LANGUAGE = N_("Choisissez votre langue.")
+
+# Commands, as shown in Telegram's menu (at most 256 characters each).
+CMD_START = N_("Commencer ou reprendre")
+CMD_LANGUAGE = N_("Changer de langue")
+CMD_HELP = N_("Aide et numéros d'urgence")
+CMD_EXIT = N_("Quitter vite et effacer la conversation")
+CMD_FORGET = N_("Effacer tout ce que le bot garde")
+
+HELP = N_(
+    "Ce bot vous oriente vers une association d'aide, sans vous demander votre nom.\n\n"
+    "/start : commencer ou reprendre\n"
+    "/language : changer de langue\n"
+    "/exit : quitter vite et effacer la conversation\n"
+    "/forget : effacer tout ce que le bot garde\n\n"
+    "En danger : 17 (police), 112 (urgences), 114 (SMS)."
+)
+
+# After a quick exit: one neutral line, nothing that says what the chat was about.
+NEUTRAL = N_("Bonne journée ☀️")
+FORGOTTEN = N_("C'est fait : le bot ne garde plus rien de cette conversation.")
+
+# Answers to what the bot cannot use. Nothing the person sent is kept.
+MEDIA = N_("Je ne peux lire que du texte et les boutons. Ce que vous avez envoyé n'est pas gardé.")
+CONTACT = N_("Je n'ai pas besoin d'un numéro de téléphone. Il n'est pas gardé.")
+LOCATION = N_("Je n'ai pas besoin de votre position ici. Elle n'est pas gardée.")
+USE_BUTTONS = N_("Merci d'utiliser les boutons ci-dessous.")
+TOO_LONG = N_("Ce message est trop long pour moi. Merci d'utiliser les boutons ci-dessous.")
+UNKNOWN_COMMAND = N_("Je ne connais pas cette commande. Essayez /start ou /help.")
+EDITED = N_("Je ne vois pas les messages modifiés. Envoyez plutôt un nouveau message.")
+
+# Buttons and sessions that are no longer valid.
+STALE_BUTTON = N_("Ce bouton n'est plus actif.")
+EXPIRED = N_("La conversation précédente a été effacée. On recommence.")
+UPDATED = N_("Les questions ont changé. On recommence depuis le début.")
+
+# Summary shown above the consent question.
+SUMMARY_TITLE = N_("Votre demande :")
+NOT_GIVEN = N_("non précisé")
+
+
+# When something failed on our side.
+SORRY = N_("Désolé, quelque chose n'a pas marché. Réessayez, ou tapez /start.")
+
+# The handoff, on the person's side.
+ASSOCIATION_NEAREST = N_("Association la plus proche :")
+ASSOCIATION_OUTSIDE = N_("Aucune association ne couvre votre département : voici la plus proche.")
+DISTANCE_KM = N_("à environ {distance} km")
+NO_ASSOCIATION = N_(
+    "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. En danger, appuyez sur « Urgence »."
+)
+YOUR_CODE = N_("Votre code :")
+PHONE = N_("Téléphone :")
+WEBSITE = N_("Site :")
+HOURS = N_("Horaires :")
+# TRANSLATORS: button: at most 40 characters
+CHECK_REPLIES = N_("🔄 Voir les réponses")
+# TRANSLATORS: button: at most 40 characters
+ANSWER = N_("✉ Répondre")
+# TRANSLATORS: button: at most 40 characters
+DELETE_TICKET = N_("🗑 Effacer ma demande")
+# TRANSLATORS: button: at most 40 characters
+CANCEL = N_("Annuler")
+STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore lue.")
+STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
+STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre.")
+STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")
+NO_REPLY_YET = N_("Pas encore de réponse.")
+REPLIES = NP_("{n} réponse de l'association :", "{n} réponses de l'association :")
+TICKET_GONE = N_("Ce code n'ouvre aucune demande. Elle a peut-être été effacée.")
+TICKET_DELETED = N_("Votre demande est effacée.")
+TOO_MANY_TRIES = N_("Trop d'essais. Réessayez dans une heure.")
+COMPOSE = N_(
+    "Écrivez votre message ci-dessous. Ne donnez que ce que vous voulez : pas besoin de nom, d'adresse ou de numéro. "
+    "Votre message est effacé ici dès qu'il est transmis."
+)
+RELAYED = N_("Votre message est transmis à l'association.")
+RELAY_TOO_LONG = N_("Ce message est trop long. Écrivez moins de 3000 caractères.")
+
+# The association's side (in the association's language, French by default).
+NOTICE_TITLE = N_("Nouvelle demande anonyme n° {ticket}")
+NOTICE_PASSED_TITLE = N_("Demande anonyme n° {ticket}, transmise par une autre association")
+NOTICE_CODE = N_("Code de la personne : {code}")
+NOTICE_LANGUAGE = N_("Langue : {language}")
+NOTICE_INTERPRETER = N_("Interprète demandé")
+NOTICE_MINOR = N_("⚠️ Personne mineure")
+NOTICE_DANGER = N_("⚠️ La personne a dit être en danger")
+NOTICE_MAILBOX = N_("La personne lira votre réponse ici avec son code : utilisez « Répondre ».")
+NOTICE_SELF = N_("La personne vous appellera ou viendra vous voir.")
+NOTICE_VERSION = N_("Version du questionnaire : {version}")
+# TRANSLATORS: button: at most 40 characters
+NOTICE_ACCEPT = N_("✅ Accepter")
+# TRANSLATORS: button: at most 40 characters
+NOTICE_DECLINE = N_("✖ Refuser")
+# TRANSLATORS: button: at most 40 characters
+NOTICE_PASS = N_("↪ Transmettre")
+# TRANSLATORS: button: at most 40 characters
+NOTICE_REPLY = N_("💬 Répondre")
+NOTICE_ACCEPTED = N_("✅ Acceptée.")
+NOTICE_DECLINED = N_("✖ Refusée.")
+NOTICE_PASSED = N_("↪ Transmise à une autre association.")
+NOTICE_NOT_YOURS = N_("Cette demande n'est pas pour ce groupe.")
+NOTICE_ALREADY = N_("Cette demande a déjà été traitée.")
+NOTICE_NO_OTHER = N_("Aucune autre association disponible : la demande reste chez vous.")
+NOTICE_TIMEOUT = N_("La demande n° {ticket} n'a pas été acceptée à temps : elle est transmise à une autre association.")
+REPLY_PROMPT = N_("Réponse à la demande n° {ticket} : écrivez votre réponse en répondant à ce message.")
+REPLY_SAVED = N_("Réponse enregistrée. La personne la lira avec son code.")
+RELAY_TITLE = N_("Message de la personne, demande n° {ticket} :")
+ENROLLED = N_("Ce groupe reçoit désormais les demandes anonymes pour : {name}.")
+ENROLL_REFUSED = N_("Code invalide ou expiré.")
+
+# What Telegram shows about the bot before a chat starts: discreet on purpose, since the
+# phone may be seen by someone else (setMyDescription, setMyShortDescription).
+DESCRIPTION = N_(
+    "Des questions simples, dans votre langue, pour trouver une association d'aide près de chez vous. "
+    "Anonyme : pas de nom, pas de numéro de téléphone."
+)
+SHORT_DESCRIPTION = N_("Trouver une association d'aide, sans donner son nom.")
+
+# Shown above the language picker when Telegram says traditional Chinese.
+TRADITIONAL_CHINESE = N_("Le chinois n'est disponible qu'en caractères simplifiés.")

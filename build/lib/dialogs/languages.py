@@ -1,0 +1,60 @@
+"""Which languages exist, how they are named, and how Telegram's codes map onto them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+
+SOURCE_LOCALE = "fr"
+PEOPLE_LOCALES: tuple[str, ...] = (
+    "fr", "en", "ro", "bg", "zh_Hans", "es", "pt_BR", "ar", "ru", "uk", "hu", "sq", "pcm",
+)
+"""Every language a person may need (brief section 7), in the order the picker shows them."""
+
+
+@cache
+def autonym(locale: str) -> str:
+    """The language's own name ("română", "中文 (简体)"), never a flag."""
+    name = Locale.parse(locale).get_display_name() or locale
+    return name[:1].upper() + name[1:]
+
+
+@cache
+def is_rtl(locale: str) -> bool:
+    return Locale.parse(locale).text_direction == "rtl"
+
+
+def telegram_language(locale: str) -> str | None:
+    """The two-letter code Telegram's setMyCommands wants, or None when it has none."""
+    language = Locale.parse(locale).language
+    return language if len(language) == 2 else None
+
+
+TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+def is_traditional_chinese(code: str | None) -> bool:
+    """Telegram codes for traditional Chinese: we offer simplified, and say so."""
+    return bool(code) and code.strip().lower().replace("_", "-").startswith(TRADITIONAL_CHINESE)  # type: ignore[union-attr]
+
+
+def match_locale(code: str | None, available: Iterable[str]) -> str | None:
+    """Map a client code (`pt-br`, `zh-hans`, `en_GB`) to one of `available`, or None.
+
+    Our own mapping, because aiogram's SimpleI18nMiddleware does not fall back from
+    `zh-hans` to `zh` (aiogram issue #1896). An exact match wins, then the same language.
+    """
+    if not code:
+        return None
+    options = tuple(available)
+    try:
+        wanted = Locale.parse(code.strip().replace("_", "-"), sep="-")
+    except (ValueError, UnknownLocaleError):
+        wanted = None
+    language = wanted.language if wanted else code.split("-")[0].split("_")[0].lower()
+    if wanted is not None and str(wanted) in options:
+        return str(wanted)
+    same_language = [o for o in options if Locale.parse(o).language == language]
+    return same_language[0] if same_language else None

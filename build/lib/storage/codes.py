@@ -1,0 +1,36 @@
+"""Random codes people type: ticket codes and enrollment codes share one alphabet and rules.
+
+Only hashes are stored. The codes carry 50 bits or more, so a plain sha256 leaves no
+small space to try, unlike Telegram ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
+MAX_TYPED = 40
+_SEPARATORS = re.compile(r"[\s\-–—_.]")
+
+
+def generate(groups: int, group_length: int) -> str:
+    """`groups` groups of `group_length` random symbols, joined by dashes."""
+    symbols = "".join(secrets.choice(ALPHABET) for _ in range(groups * group_length))
+    return "-".join(symbols[i : i + group_length] for i in range(0, len(symbols), group_length))
+
+
+def read(text: str, length: int) -> str | None:
+    """The symbols of a typed code ('abcd efgh-jkmn' -> 'ABCDEFGHJKMN'), or None if it is not one."""
+    if len(text) > MAX_TYPED:
+        return None
+    compact = _SEPARATORS.sub("", text).upper()
+    if len(compact) != length or any(symbol not in ALPHABET for symbol in compact):
+        return None
+    return compact
+
+
+def digest(symbols: str) -> str:
+    return hashlib.sha256(symbols.encode()).hexdigest()

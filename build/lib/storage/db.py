@@ -1,0 +1,82 @@
+"""The database: engine, sessions and schema migrations. SQLite by default, created on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class SchemaOutdated(Exception):
+    """The database holds data of an older schema: upgrading it is the operator's call."""
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; for SQLite the folder is created and foreign keys are enforced."""
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_pre_ping=not sqlite)
+    if sqlite:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # Blanked or deleted rows (a relayed message, a notice holding a code) are
+            # overwritten with zeros, not left readable in free pages. No WAL: its old
+            # frames would keep them too.
+            cursor.execute("PRAGMA secure_delete=ON")
+            cursor.close()
+
+    return engine
+
+
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _head() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Apply migrations in place; returns (revision before, revision after)."""
+    async with engine.begin() as connection:
+        before = await connection.run_sync(_current)
+        await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+        after = await connection.run_sync(_current)
+    return before, after
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """A new, empty database is created; an outdated one is refused, never altered silently."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current)
+        has_tables = bool(await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)))
+    if current is None and not has_tables:
+        await upgrade(engine)
+    elif current != _head():
+        raise SchemaOutdated(f"database schema {current} is not the current {_head()}")

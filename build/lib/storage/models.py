@@ -1,0 +1,192 @@
+"""Tables. None of them holds anything about a person seeking help.
+
+Association staff are not protected people: their chat ids are stored, since that is how
+notices reach them. Tickets hold coded answers only, and their times to the hour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+def hour(moment: dt.datetime | None = None) -> dt.datetime:
+    """Now (or `moment`), to the hour: a stored time cannot be matched to Telegram's logs."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+
+class Association(Base):
+    """An accredited association, imported from the operator's verified directory."""
+
+    __tablename__ = "associations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    departements: Mapped[list[str]]
+    city: Mapped[str] = mapped_column(String(100))
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    accreditation_ref: Mapped[str] = mapped_column(String(200), default="")
+    accredited_until: Mapped[dt.date] = mapped_column(Date)
+    intake_open: Mapped[bool] = mapped_column(Boolean)
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    services: Mapped[list[str]] = mapped_column(default=list)
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    hours: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    verified_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    notice_locale: Mapped[str] = mapped_column(String(16), default="fr")
+
+    chats: Mapped[list[EnrolledChat]] = relationship(back_populates="association", cascade="all, delete-orphan")
+
+
+class EnrolledChat(Base):
+    """The Telegram chat (usually the team's group) where an association receives notices."""
+
+    __tablename__ = "enrolled_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id", ondelete="CASCADE"), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+
+    association: Mapped[Association] = relationship(back_populates="chats")
+
+
+class EnrollmentCode(Base):
+    """A one-time code an operator gives to a team, to bind its chat. Only the hash is kept."""
+
+    __tablename__ = "enrollment_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Ticket(Base):
+    """An anonymous handoff. Nothing links it to a Telegram account; its code is a bearer secret."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    association_id: Mapped[int | None] = mapped_column(ForeignKey("associations.id", ondelete="SET NULL"))
+    answers: Mapped[dict[str, Any]]
+    departement: Mapped[str | None] = mapped_column(String(3))
+    locale: Mapped[str] = mapped_column(String(16))
+    minor: Mapped[bool] = mapped_column(Boolean, default=False)
+    danger: Mapped[bool] = mapped_column(Boolean, default=False)
+    mailbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    """sent, accepted, declined, passed_on (waiting at the next association), closed."""
+    script_version: Mapped[str] = mapped_column(String(64))
+    tried: Mapped[list[str]] = mapped_column(default=list)
+    """Slugs of the associations this ticket was already offered to (pass-on skips them)."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+
+    association: Mapped[Association | None] = relationship()
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketMessage.id"
+    )
+
+
+class TicketMessage(Base):
+    """A reply from an association, which the person pulls with the ticket's code.
+
+    A person's own answers are never stored here: they wait in the outbox, and are
+    blanked there once delivered.
+    """
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+class OutboxMessage(Base):
+    """A message to an association chat, written in the same transaction as what caused it.
+
+    The sender delivers pending rows with retries; a row is marked sent in the same
+    breath as Telegram accepts it, so a restart never sends it twice.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    """notice, relay (a person's answer), info (a reminder or a pass-on note)."""
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    """The association's language, for the buttons rendered at sending time."""
+    text: Mapped[str] = mapped_column(Text)
+    """The rendered French text; blanked once delivered (a notice holds the ticket's code)."""
+    buttons: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    """pending, sent, failed."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """None means due now; set only after a failure."""
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ScriptSnapshot(Base):
+    """An approved script exactly as approved: the YAML source, by content hash."""
+
+    __tablename__ = "script_snapshots"
+    __table_args__ = (UniqueConstraint("script_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    script_id: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class CatalogueSnapshot(Base):
+    """An approved catalogue exactly as approved: the .po text, by the hash of what it serves."""
+
+    __tablename__ = "catalogue_snapshots"
+    __table_args__ = (UniqueConstraint("locale", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class ModerationEvent(Base):
+    """Who approved, rejected or rolled back what, and when. Moderators are staff, not
+    protected people: their names and Telegram ids may be kept. The latest approve or
+    rollback of a subject is what people are served."""
+
+    __tablename__ = "moderation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    """approve, reject or rollback."""
+    script_id: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(16))
+    """"script", or a locale for a catalogue."""
+    digest: Mapped[str] = mapped_column(String(64))
+    moderator: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -1,0 +1,88 @@
+"""The durable outbox: claiming due messages, and recording what Telegram did with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxMessage
+
+LEASE = dt.timedelta(seconds=60)
+"""A claim held longer than this (a dead process) is taken over."""
+MAX_ATTEMPTS = 20
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+async def claim_due(session: AsyncSession, limit: int = 20) -> list[OutboxMessage]:
+    """Pending messages that are due and not claimed by a live sender; claims them.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so several senders never claim
+    the same row; SQLite serialises writers anyway.
+    """
+    moment = now()
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= moment),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= moment),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(await session.scalars(query))
+    for row in rows:
+        row.claimed_until = moment + LEASE
+    return rows
+
+
+async def mark_sent(session: AsyncSession, row_id: int, message_id: int) -> None:
+    """Delivered: blank the text (a notice holds a code, a relay a person's words)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(status="sent", text="", sent_message_id=message_id, claimed_until=None, next_attempt_at=None)
+    )
+
+
+async def mark_retry(session: AsyncSession, row_id: int, delay: float, attempts: int) -> None:
+    status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(
+            attempts=attempts,
+            status=status,
+            claimed_until=None,
+            next_attempt_at=now() + dt.timedelta(seconds=delay),
+            text="" if status == "failed" else OutboxMessage.text,
+        )
+    )
+
+
+async def pending_count(session: AsyncSession) -> int:
+    rows = await session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "pending"))
+    return len(list(rows))
+
+
+async def seconds_until_due(session: AsyncSession) -> float | None:
+    """How long until the earliest pending message is due again; None when nothing waits."""
+    earliest = await session.scalar(
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.status == "pending")
+        .order_by(OutboxMessage.next_attempt_at.is_not(None), OutboxMessage.next_attempt_at)
+        .limit(1)
+    )
+    pending = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.status == "pending").limit(1))
+    if pending is None:
+        return None
+    if earliest is None:
+        return 0.0
+    return max(0.0, (earliest - now()).total_seconds())

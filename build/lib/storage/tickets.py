@@ -1,0 +1,195 @@
+"""Tickets: anonymous handoffs, their codes, replies, and the association's actions on them.
+
+A code is a bearer secret: only its hash is stored, and nothing links a ticket to a
+Telegram account. Every change that must reach an association is written to the outbox
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import codes
+from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
+
+CODE_GROUPS = 3
+CODE_GROUP_LENGTH = 4
+"""12 symbols: 60 bits of entropy, shown as XXXX-XXXX-XXXX."""
+OPEN_STATUSES = ("sent", "passed_on")
+MAX_REPLY = 3500
+"""A reply must fit in one Telegram message with its heading."""
+
+Action = Literal["accept", "decline"]
+
+
+def new_code() -> str:
+    return codes.generate(CODE_GROUPS, CODE_GROUP_LENGTH)
+
+
+def normalise_code(text: str) -> str | None:
+    """'abcd efgh-jkmn' -> 'ABCD-EFGH-JKMN'; None when it cannot be a code."""
+    symbols = codes.read(text, CODE_GROUPS * CODE_GROUP_LENGTH)
+    if symbols is None:
+        return None
+    return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, len(symbols), CODE_GROUP_LENGTH))
+
+
+def code_hash(code: str) -> str:
+    return codes.digest(code)
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    code: str
+    answers: dict[str, Any]
+    departement: str | None
+    locale: str
+    minor: bool
+    danger: bool
+    mailbox: bool
+    script_version: str
+    association_slug: str
+
+
+async def enrolled_chat(session: AsyncSession, association_id: int) -> EnrolledChat | None:
+    return await session.scalar(select(EnrolledChat).where(EnrolledChat.association_id == association_id))
+
+
+async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[[int, str], str]) -> Ticket:
+    """The ticket and its notice, in one transaction: both exist, or neither does.
+
+    `notice(ticket_id, locale)` renders the notice, which names the ticket's number.
+    """
+    association = await session.scalar(select(Association).where(Association.slug == new.association_slug))
+    if association is None:
+        raise LookupError(f"unknown association {new.association_slug!r}")
+    chat = await enrolled_chat(session, association.id)
+    if chat is None:
+        raise LookupError(f"association {new.association_slug!r} has no enrolled chat")
+    ticket = Ticket(
+        code_hash=code_hash(new.code),
+        association_id=association.id,
+        answers=new.answers,
+        departement=new.departement,
+        locale=new.locale,
+        minor=new.minor,
+        danger=new.danger,
+        mailbox=new.mailbox,
+        script_version=new.script_version,
+        tried=[association.slug],
+    )
+    session.add(ticket)
+    await session.flush()
+    text = notice(ticket.id, association.notice_locale)
+    queue(session, ticket, chat.chat_id, association.notice_locale, "notice", text, buttons=True)
+    return ticket
+
+
+def queue(
+    session: AsyncSession,
+    ticket: Ticket,
+    chat_id: int,
+    locale: str,
+    kind: str,
+    text: str,
+    *,
+    buttons: bool = False,
+) -> OutboxMessage:
+    """Add a message for an association chat to the outbox, in the caller's transaction."""
+    row = OutboxMessage(
+        ticket_id=ticket.id,
+        chat_id=chat_id,
+        kind=kind,
+        locale=locale,
+        text=text,
+        buttons=buttons,
+    )
+    session.add(row)
+    return row
+
+
+async def find_ticket(session: AsyncSession, code: str) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket)
+        .where(Ticket.code_hash == code_hash(code))
+        .options(selectinload(Ticket.messages), selectinload(Ticket.association))
+    )
+
+
+async def delete_ticket(session: AsyncSession, code: str) -> bool:
+    result = await session.execute(delete(Ticket).where(Ticket.code_hash == code_hash(code)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: Literal["not_yours", "already_done", "gone"]
+
+
+async def ticket_for_chat(session: AsyncSession, ticket_id: int, chat_id: int) -> Ticket | Refusal:
+    """The ticket, if `chat_id` is the enrolled chat of its current association."""
+    ticket = await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)])
+    if ticket is None:
+        return Refusal("gone")
+    chat = await enrolled_chat(session, ticket.association_id) if ticket.association_id else None
+    if chat is None or chat.chat_id != chat_id:
+        return Refusal("not_yours")
+    return ticket
+
+
+async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Action) -> Ticket | Refusal:
+    ticket = await ticket_for_chat(session, ticket_id, chat_id)
+    if isinstance(ticket, Refusal):
+        return ticket
+    if ticket.status not in OPEN_STATUSES:
+        return Refusal("already_done")
+    ticket.status = "accepted" if action == "accept" else "declined"
+    ticket.updated_at = hour()
+    return ticket
+
+
+async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: str) -> Ticket | Refusal:
+    ticket = await ticket_for_chat(session, ticket_id, chat_id)
+    if isinstance(ticket, Refusal):
+        return ticket
+    session.add(TicketMessage(ticket_id=ticket.id, body=body[:MAX_REPLY]))
+    ticket.updated_at = hour()
+    return ticket
+
+
+async def move_ticket(session: AsyncSession, ticket: Ticket, association: Association) -> EnrolledChat | None:
+    """Make `association` the ticket's current one; returns its chat for the new notice."""
+    chat = await enrolled_chat(session, association.id)
+    if chat is None:
+        return None
+    ticket.association_id = association.id
+    ticket.tried = [*ticket.tried, association.slug]
+    ticket.status = "passed_on"
+    ticket.updated_at = hour()
+    return chat
+
+
+async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | None = None) -> list[Ticket]:
+    """Open tickets nobody accepted in time, oldest first."""
+    limit = hour(now) - dt.timedelta(hours=accept_hours)
+    rows = await session.scalars(
+        select(Ticket)
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at <= limit)
+        .options(selectinload(Ticket.association))
+        .order_by(Ticket.id)
+    )
+    return list(rows)
+
+
+async def purge(session: AsyncSession, retention_days: int, now: dt.datetime | None = None) -> int:
+    """Delete tickets (and, by cascade, their replies and outbox rows) past retention."""
+    limit = hour(now) - dt.timedelta(days=retention_days)
+    result = await session.execute(delete(Ticket).where(Ticket.created_at <= limit))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
