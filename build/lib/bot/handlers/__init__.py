@@ -1,1 +1,0 @@
-"""aiogram routers, one per feature. Each is built by a function, so tests can build many."""

@@ -1,1 +1,0 @@
-"""Alembic migrations. Run them with `passerelle db upgrade`."""
