@@ -7,8 +7,6 @@ every catalogue compiles; nothing it writes is ever served.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -120,10 +119,6 @@ class Settings(BaseSettings):
         if not self.bot_token:
             raise ConfigError("BOT_TOKEN is missing: set it to the token @BotFather gave you")
         return self.bot_token
-
-    def sqlite_path(self) -> Path | None:
-        match = re.match(r"^sqlite(\+\w+)?:///(.+)$", self.database_url)
-        return Path(match.group(2)) if match else None
 
 
 def load_settings(**overrides: object) -> Settings:

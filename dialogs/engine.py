@@ -7,7 +7,7 @@ holds msgids that the channel translates and renders.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -72,7 +72,6 @@ class Screen:
     rows: tuple[tuple[Button, ...], ...] = ()
     action: ActionKind | None = None
     expects_text: bool = False
-    accepts_location: bool = False
     overlay: bool = False
     summary: tuple[SummaryLine, ...] = ()
     is_emergency: bool = False
@@ -85,7 +84,6 @@ class Step:
     outcome: Outcome = "ok"
     notice: str | None = None
     """A msgid to show before the screen, e.g. why typed text was not understood."""
-    changed: bool = field(default=True)
 
 
 class Engine:
@@ -165,14 +163,14 @@ class Engine:
     def _text(self, state: State, typed: TextInput) -> Step:
         node = self.script.node(state.node)
         if state.overlay or node.kind != "input" or node.parser is None:
-            return Step(state, self.render(state), "unexpected_text", changed=False)
+            return Step(state, self.render(state), "unexpected_text")
         value = self.parsers[node.parser].parse_text(typed.text)
         return self._answer(state, node, value)
 
     def _location(self, state: State, shared: LocationInput) -> Step:
         node = self.script.node(state.node)
         if state.overlay or node.kind != "input" or not node.accepts_location or node.parser is None:
-            return Step(state, self.render(state), "unexpected_location", changed=False)
+            return Step(state, self.render(state), "unexpected_location")
         value = self.parsers[node.parser].parse_location(shared.latitude, shared.longitude)
         return self._answer(state, node, value)
 
@@ -181,11 +179,11 @@ class Engine:
             new = state.model_copy(update={"pending": [code for code, _ in value]})
             return Step(new, self.render(new))
         if not isinstance(value, str) or node.next is None:
-            return Step(state, self.render(state), "not_understood", notice=node.error, changed=False)
+            return Step(state, self.render(state), "not_understood", notice=node.error)
         return self._go(state, self._store(state.answers, node, value), node.next)
 
     def _stale(self, state: State) -> Step:
-        return Step(state, self.render(state), "stale", changed=False)
+        return Step(state, self.render(state), "stale")
 
     def _go(self, state: State, answers: Answers, target: str) -> Step:
         new = self._enter(state.model_copy(update={"answers": answers, "overlay": False, "pending": []}), target)
@@ -232,7 +230,6 @@ class Engine:
             rows=tuple(rows),
             action=node.action,
             expects_text=node.kind == "input",
-            accepts_location=node.accepts_location,
             summary=self.summary(answers) if node.show_summary else (),
             is_emergency=node.id == self.script.emergency,
         )

@@ -67,11 +67,6 @@ async def mark_retry(session: AsyncSession, row_id: int, delay: float, attempts:
     )
 
 
-async def pending_count(session: AsyncSession) -> int:
-    rows = await session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "pending"))
-    return len(list(rows))
-
-
 async def seconds_until_due(session: AsyncSession) -> float | None:
     """How long until the earliest pending message is due again; None when nothing waits."""
     earliest = await session.scalar(

@@ -52,7 +52,7 @@ def test_bad_configuration_is_one_line(env: dict[str, str], expected: str, tmp_p
 def test_good_settings() -> None:
     settings = load_settings(bot_token=DEFAULT_TOKEN, moderator_ids="12, 34", passerelle_secret="s" * 32)
     assert settings.moderator_ids == (12, 34)
-    assert settings.sqlite_path() is not None
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
 
 
 def test_missing_secret_is_generated_once() -> None:

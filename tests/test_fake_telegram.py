@@ -21,7 +21,6 @@ from aiogram.exceptions import (
     TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
