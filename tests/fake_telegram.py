@@ -18,6 +18,14 @@ Usage::
         await user.press("Oui")
         assert fake.refused == []
 
+Webhook mode: once the bot calls ``setWebhook`` with a URL, ``push`` POSTs each update to
+it as Telegram does (JSON body, ``X-Telegram-Bot-Api-Secret-Token`` when a secret token
+was set, one update at a time per chat, up to ``max_connections`` at once), retries a
+non-2xx answer or a network error ``webhook_attempts`` times ``webhook_retry_delay``
+apart (every failed attempt is in ``webhook_failures``), and runs a method the bot
+returns in its answer. ``processed`` then resolves on the 2xx answer; ``getUpdates`` is
+refused with 409 while a webhook is set. ``FakeUser`` works the same in both modes.
+
 Methods with real behaviour: getMe, getUpdates, set/delete/getWebhook(Info), logOut, close,
 sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage,
 deleteMessages, answerCallbackQuery, set/get/deleteMyCommands, set/getMy(Short)Description,
@@ -47,11 +55,12 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
@@ -68,6 +77,7 @@ __all__ = [
     "FakeUser",
     "MethodSpec",
     "TelegramError",
+    "WebhookDelivery",
     "default_spec_path",
     "parse_html",
 ]
@@ -85,6 +95,8 @@ CAPTION_LIMIT = 1024
 CALLBACK_ANSWER_LIMIT = 200
 CALLBACK_DATA_MAX_BYTES = 64
 DELETE_WINDOW_SECONDS = 48 * 3600
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_DEFAULT_MAX_CONNECTIONS = 40
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup "
@@ -99,6 +111,7 @@ WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
     "use deleteWebhook to delete the webhook first"
 )
+SET_WEBHOOK_CONFLICT = "Conflict: terminated by setWebhook request"
 DEFAULT_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -186,6 +199,17 @@ class ApiCall:
     description: str | None = None
     result: Any = None
     injected: bool = False  # the failure came from fail_next/drop_next, not from validation
+    at: int = 0  # fake clock, unix seconds
+
+
+@dataclass(slots=True)
+class WebhookDelivery:
+    """One failed POST of an update to the bot's webhook, in ``fake.webhook_failures``."""
+
+    update_id: int
+    attempt: int
+    status: int | None  # None: no HTTP answer (refused connection, timeout...)
+    error: str  # "HTTP 401", or the client exception's type name
     at: int = 0  # fake clock, unix seconds
 
 
@@ -679,6 +703,19 @@ class FakeTelegram:
         self.updates: list[JSON] = []
         self.filtered_updates: list[JSON] = []  # not delivered: excluded by allowed_updates
         self._filtered_ids: set[int] = set()
+        self.delayed: list[str] = []  # methods whose answer delay_next held back, as they arrived
+        self.webhook_failures: list[WebhookDelivery] = []
+        self.webhook_attempts = 3  # POSTs of one update before giving up (Telegram keeps trying longer)
+        self.webhook_retry_delay = 0.05  # seconds between two of them
+        self.webhook_timeout = 30.0  # seconds to wait for the bot's answer to one POST
+        self._delays: dict[str, deque[float]] = {}
+        self._webhook_client: aiohttp.ClientSession | None = None
+        self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._webhook_scheduled: set[int] = set()
+        self._webhook_done: set[int] = set()
+        self._webhook_given_up: dict[int, str] = {}
+        self._webhook_locks: dict[Hashable, asyncio.Lock] = {}
+        self._webhook_slots = asyncio.Semaphore(WEBHOOK_DEFAULT_MAX_CONNECTIONS)
 
         self._chats_by_username: dict[str, ChatState] = {}
         self._callback_queries: dict[str, JSON] = {}  # id -> {"answered": bool, ...}
@@ -756,9 +793,15 @@ class FakeTelegram:
         return self.base_url
 
     async def stop(self) -> None:
-        """Answer pending long polls with ``[]`` and close the server."""
+        """Answer pending long polls with ``[]``, stop webhook deliveries, close the server."""
         self._stopping = True
         self._wake_pollers()
+        for task in list(self._webhook_tasks):
+            task.cancel()
+        await asyncio.gather(*self._webhook_tasks, return_exceptions=True)
+        if self._webhook_client is not None:
+            await self._webhook_client.close()
+            self._webhook_client = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -831,6 +874,14 @@ class FakeTelegram:
         """
         self._schedule(method, _Fault(None, after_processing), times)
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the answer to the next ``times`` calls of ``method`` for ``seconds`` (the call
+        takes effect after the delay); each one is added to ``delayed`` as it starts waiting."""
+        spec = self.spec.method(method)
+        if spec is None:
+            raise ValueError(f"{method!r} is not a Bot API method")
+        self._delays.setdefault(spec.name, deque()).extend([seconds] * times)
+
     def _schedule(self, method: str, fault: _Fault, times: int) -> None:
         spec = self.spec.method(method)
         if spec is None:
@@ -885,7 +936,8 @@ class FakeTelegram:
         return message
 
     def push(self, payload: JSON) -> JSON:
-        """Queue an update (``payload`` without ``update_id``) for getUpdates; return it.
+        """Queue an update (``payload`` without ``update_id``) for getUpdates, or POST it to
+        the webhook when one is set; return it.
 
         Updates of types excluded by the bot's ``allowed_updates`` are not delivered (as
         in Telegram) and count as processed at once; see ``filtered_updates``.
@@ -899,6 +951,8 @@ class FakeTelegram:
         else:
             self._queue.append(update)
             self._wake_pollers()
+            if self.webhook.get("url"):
+                self._schedule_delivery(update)
         self._notify()
         return update
 
@@ -912,6 +966,8 @@ class FakeTelegram:
             raise AssertionError(
                 f"update {update_id} was dropped by deleteWebhook(drop_pending_updates=True)"
             )
+        if update_id in self._webhook_given_up:
+            raise AssertionError(self._webhook_given_up[update_id])
         if self._is_confirmed(update_id):
             return
         future = self._waiters.get(update_id)
@@ -922,6 +978,11 @@ class FakeTelegram:
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
+            if self.webhook.get("url"):
+                raise AssertionError(
+                    f"the bot did not finish update {update_id} within {timeout} s: no 2xx answer "
+                    f"to its webhook POST yet ({len(self.webhook_failures)} failed POST(s) so far)"
+                ) from None
             raise AssertionError(
                 f"the bot did not finish update {update_id} within {timeout} s: no getUpdates "
                 f"with offset > {update_id} (last offset seen: {self._last_offset}; "
@@ -930,7 +991,11 @@ class FakeTelegram:
             ) from None
 
     def _is_confirmed(self, update_id: int) -> bool:
-        return update_id < self._confirmed_below or update_id in self._filtered_ids
+        return (
+            update_id < self._confirmed_below
+            or update_id in self._filtered_ids
+            or update_id in self._webhook_done
+        )
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5) -> Any:
         """Wait until ``predicate()`` (sync or async) is truthy; re-checked after every
@@ -1020,6 +1085,12 @@ class FakeTelegram:
                     return self._error_response(fault.error)
                 if not fault.after_processing:
                     return self._drop(request, name, params)
+            delays = self._delays.get(name)
+            if delays:
+                seconds = delays.popleft()
+                self.delayed.append(name)
+                self._notify()
+                await asyncio.sleep(seconds)
             result = await self._dispatch(spec, params, request)
         except TelegramError as error:
             self._record(name, params, error, request=request)
@@ -1159,7 +1230,7 @@ class FakeTelegram:
             return {k: self._attach(v, files) for k, v in value.items()}
         return value
 
-    async def _dispatch(self, spec: MethodSpec, params: JSON, request: web.Request) -> Any:
+    async def _dispatch(self, spec: MethodSpec, params: JSON, request: web.Request | None) -> Any:
         for required in spec.required:
             value = params.get(required)
             if value is None or value == "" or value == []:
@@ -1167,6 +1238,8 @@ class FakeTelegram:
                     raise bad_request("message text is empty")
                 raise bad_request(f"{required} is empty")
         if spec.name == "getUpdates":
+            if request is None:
+                raise bad_request("method getUpdates can't be used in a webhook answer")
             return await self._get_updates(params, request)
         handler = self._handlers.get(spec.name)
         if handler is not None:
@@ -1198,6 +1271,8 @@ class FakeTelegram:
                 return []
             if generation != self._poll_generation:
                 raise TelegramError(409, GET_UPDATES_CONFLICT)
+            if self.webhook.get("url"):
+                raise TelegramError(409, SET_WEBHOOK_CONFLICT)
             if self._queue:
                 return list(itertools.islice(self._queue, limit))
             remaining = deadline - loop.time()
@@ -1209,9 +1284,25 @@ class FakeTelegram:
                 return []
 
     def _set_webhook(self, _spec: MethodSpec, params: JSON) -> bool:
+        secret = params.get("secret_token")
+        if secret is not None and not WEBHOOK_SECRET_RE.fullmatch(str(secret)):
+            raise bad_request("secret token contains unallowed characters")
+        if not params.get("url"):  # an empty URL removes the webhook, as deleteWebhook does
+            return self._delete_webhook(_spec, params)
         self.webhook = {k: v for k, v in params.items() if k != "certificate"}
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed = (
+                frozenset(allowed) if allowed else self.spec.update_types - OPT_IN_UPDATE_TYPES
+            )
+        self._webhook_slots = asyncio.Semaphore(
+            int(params.get("max_connections") or WEBHOOK_DEFAULT_MAX_CONNECTIONS)
+        )
         if params.get("drop_pending_updates"):
             self._drop_pending()
+        self._wake_pollers()  # a waiting long poll now answers 409
+        for update in list(self._queue):  # pending updates go to the new webhook
+            self._schedule_delivery(update)
         return True
 
     def _delete_webhook(self, _spec: MethodSpec, params: JSON) -> bool:
@@ -1244,10 +1335,153 @@ class FakeTelegram:
             "has_custom_certificate": False,
             "pending_update_count": len(self._queue),
         }
-        for key in ("max_connections", "allowed_updates", "ip_address"):
+        for key in ("max_connections", "allowed_updates", "ip_address", "last_error_date", "last_error_message"):
             if key in self.webhook:
                 info[key] = self.webhook[key]
         return info
+
+    # ----------------------------------------------------------------- webhook delivery
+
+    def _schedule_delivery(self, update: JSON) -> None:
+        update_id = update["update_id"]
+        if update_id in self._webhook_scheduled or update_id in self._webhook_done:
+            return
+        self._webhook_scheduled.add(update_id)
+        self._webhook_given_up.pop(update_id, None)
+        task = asyncio.get_running_loop().create_task(self._deliver(update))
+        self._webhook_tasks.add(task)
+        task.add_done_callback(self._webhook_tasks.discard)
+
+    @staticmethod
+    def _delivery_key(update: JSON) -> Hashable:
+        """Telegram sends one update at a time per chat (or per user, for updates without
+        a chat); different chats are served concurrently."""
+        body = next((v for k, v in update.items() if k != "update_id"), None)
+        if isinstance(body, dict):
+            chat = body.get("chat") or (body.get("message") or {}).get("chat")
+            if isinstance(chat, dict) and "id" in chat:
+                return ("chat", chat["id"])
+            user = body.get("from") or body.get("user")
+            if isinstance(user, dict) and "id" in user:
+                return ("user", user["id"])
+        return ("update", update["update_id"])
+
+    async def _deliver(self, update: JSON) -> None:
+        """POST ``update`` to the webhook until a 2xx answer, or give up after a few tries.
+
+        An update not delivered stays queued (``getUpdates`` gets it once the webhook is
+        deleted; a new ``setWebhook`` tries again), as in Telegram.
+        """
+        update_id = update["update_id"]
+        lock = self._webhook_locks.setdefault(self._delivery_key(update), asyncio.Lock())
+        try:
+            async with lock:
+                for attempt in range(1, self.webhook_attempts + 1):
+                    url = self.webhook.get("url")
+                    if not url or self._stopping:
+                        return
+                    async with self._webhook_slots:
+                        status, error = await self._post_update(url, update)
+                    if status is not None and 200 <= status < 300:
+                        self._delivered(update)
+                        return
+                    failure = WebhookDelivery(update_id, attempt, status, error, self.now())
+                    self.webhook_failures.append(failure)
+                    self.webhook["last_error_date"] = failure.at
+                    self.webhook["last_error_message"] = error
+                    self._notify()
+                    if attempt < self.webhook_attempts:
+                        await asyncio.sleep(self.webhook_retry_delay)
+                message = (
+                    f"webhook delivery of update {update_id} failed {self.webhook_attempts} times: "
+                    + ", ".join(f.error for f in self.webhook_failures if f.update_id == update_id)
+                )
+                self._webhook_given_up[update_id] = message
+                future = self._waiters.pop(update_id, None)
+                if future is not None and not future.done():
+                    future.set_exception(AssertionError(message))
+                self._notify()
+        finally:
+            self._webhook_scheduled.discard(update_id)
+
+    async def _post_update(self, url: str, update: JSON) -> tuple[int | None, str]:
+        """One POST; returns (HTTP status or None, what went wrong or "")."""
+        headers = {"Content-Type": "application/json"}
+        secret = self.webhook.get("secret_token")
+        if secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(secret)
+        if self._webhook_client is None or self._webhook_client.closed:
+            self._webhook_client = aiohttp.ClientSession()
+        body = json.dumps(update, ensure_ascii=False).encode()
+        try:
+            async with self._webhook_client.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+            ) as response:
+                if 200 <= response.status < 300:
+                    await self._run_webhook_answer(response)
+                else:
+                    await response.read()
+                return response.status, "" if response.status < 300 else f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return None, type(exc).__name__
+
+    async def _run_webhook_answer(self, response: aiohttp.ClientResponse) -> None:
+        """A method returned in the answer to a webhook POST is executed (its result is not
+        sent anywhere), as Telegram does; aiogram sends it as multipart form data."""
+        raw: JSON = {}
+        files: dict[str, JSON] = {}
+        if response.content_type == "multipart/form-data":
+            reader = aiohttp.MultipartReader.from_response(response)
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
+                    continue
+                if part.filename:
+                    data = await part.read()
+                    files[part.name] = {
+                        "filename": part.filename,
+                        "content_type": part.headers.get("Content-Type"),
+                        "data": bytes(data),
+                    }
+                else:
+                    raw[part.name] = await part.text()
+        elif response.content_type == "application/json":
+            try:
+                body = await response.json()
+            except ValueError:
+                return
+            if isinstance(body, dict):
+                raw = body
+        method = raw.pop("method", None)
+        if not method:
+            return
+        spec = self.spec.method(str(method))
+        name = spec.name if spec else str(method)
+        params: JSON = {}
+        try:
+            if spec is None:
+                raise TelegramError(404, "Not Found")
+            params = {k: self._decode(spec, k, v, files) for k, v in raw.items()}
+            result = await self._dispatch(spec, params, None)
+        except TelegramError as error:
+            self._record(name, params, error)
+            return
+        if self.keep_requests:
+            self.requests.append(ApiCall(name, params, True, result=result, at=self.now()))
+
+    def _delivered(self, update: JSON) -> None:
+        update_id = update["update_id"]
+        self._webhook_done.add(update_id)
+        try:
+            self._queue.remove(update)
+        except ValueError:
+            pass
+        future = self._waiters.pop(update_id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+        self._notify()
 
     # ----------------------------------------------------------------- validation helpers
 

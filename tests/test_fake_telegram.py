@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
+from aiohttp import web
 
 from tests.fake_telegram import (
     NOT_MODIFIED,
@@ -740,3 +742,193 @@ async def test_many_users_concurrently(fake: FakeTelegram, running_bot: Bot) -> 
     for u in users:
         assert u.texts() == [f"Écho : salut {u.id}"]
     assert fake.refused == []
+
+
+# --------------------------------------------------------------------------- webhook mode
+
+
+@asynccontextmanager
+async def webhook_receiver(handle: Any) -> AsyncIterator[str]:
+    """A bare aiohttp server standing in for a bot's webhook; yields its URL."""
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site.port}/hook"
+    finally:
+        await runner.cleanup()
+
+
+async def test_webhook_posts_each_update_with_the_secret_token(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    received: list[tuple[str | None, str, dict[str, Any]]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        received.append((secret, request.content_type, await request.json()))
+        return web.json_response({})
+
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url, secret_token="s3cret_Token-1")
+        update = await user.send("bonjour")  # returns once the webhook answered 200
+        assert received == [("s3cret_Token-1", "application/json", update)]
+        assert received[0][2]["message"]["text"] == "bonjour"
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 0 and info.last_error_message is None
+    assert fake.webhook_failures == [] and fake.refused == []
+
+
+async def test_webhook_retries_a_failed_delivery_and_records_it(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    statuses = [500, 200]
+    seen: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((await request.json())["update_id"])
+        return web.json_response({}, status=statuses.pop(0))
+
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url)
+        update = await user.send("encore")
+        assert seen == [update["update_id"]] * 2
+        assert [(f.update_id, f.attempt, f.status, f.error) for f in fake.webhook_failures] == [
+            (update["update_id"], 1, 500, "HTTP 500")
+        ]
+        assert (await bot.get_webhook_info()).last_error_message == "HTTP 500"
+
+
+async def test_webhook_gives_up_and_keeps_the_update_pending(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(status=401, text="Unauthorized")
+
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url)
+        with pytest.raises(AssertionError, match="failed 3 times: HTTP 401, HTTP 401, HTTP 401"):
+            await user.send("perdu ?")
+        assert len(fake.webhook_failures) == 3
+        assert (await bot.get_webhook_info()).pending_update_count == 1
+    # Not lost: once the webhook is deleted, getUpdates serves it.
+    assert await bot.delete_webhook()
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates if u.message] == ["perdu ?"]
+
+
+async def test_webhook_refused_connections_are_failures_too(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    async def handle(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async with webhook_receiver(handle) as url:
+        pass  # closed: nothing listens there any more
+    fake.webhook_attempts = 2
+    assert await bot.set_webhook(url)
+    with pytest.raises(AssertionError, match="failed 2 times"):
+        await user.send("personne")
+    assert {f.status for f in fake.webhook_failures} == {None}
+    assert all(f.error.startswith("Client") for f in fake.webhook_failures)
+
+
+async def test_set_webhook_ends_a_waiting_long_poll(fake: FakeTelegram, bot: Bot) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=20))
+    await asyncio.sleep(0.05)
+    assert await bot.set_webhook("https://example.org/hook")
+    with pytest.raises(TelegramConflictError, match="terminated by setWebhook request"):
+        await asyncio.wait_for(poll, 2)
+    with pytest.raises(TelegramBadRequest, match="secret token"):
+        await bot.set_webhook("https://example.org/hook", secret_token="not allowed!")
+
+
+async def test_webhook_sends_one_update_at_a_time_per_chat(fake: FakeTelegram, bot: Bot) -> None:
+    busy: dict[int, int] = {}
+    most: dict[int, int] = {}
+    overall = [0, 0]  # now, most
+
+    async def handle(request: web.Request) -> web.Response:
+        chat = (await request.json())["message"]["chat"]["id"]
+        busy[chat] = busy.get(chat, 0) + 1
+        overall[0] += 1
+        most[chat] = max(most.get(chat, 0), busy[chat])
+        overall[1] = max(overall)
+        await asyncio.sleep(0.05)
+        busy[chat] -= 1
+        overall[0] -= 1
+        return web.json_response({})
+
+    users = [FakeUser(fake, 100 + n) for n in range(3)]
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url, max_connections=2)
+        await asyncio.gather(*(u.send(f"m{k}") for u in users for k in range(3)))
+    assert most == {100: 1, 101: 1, 102: 1}, "updates of one chat are never sent concurrently"
+    assert overall[1] == 2, "different chats are, up to max_connections"
+
+
+async def test_webhook_honours_allowed_updates(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    posted: list[dict[str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        posted.append(await request.json())
+        return web.json_response({})
+
+    sent = await bot.send_message(USER_ID, "x", reply_markup=keyboard(("A", "a")))
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url, allowed_updates=["message"])
+        await user.press("A", sent.message_id)  # not delivered: counts as handled at once
+        await user.send("texte")
+    assert [list(u)[1] for u in posted] == ["message"]
+    assert len(fake.filtered_updates) == 1
+
+
+async def test_updates_pending_before_set_webhook_are_posted_to_it(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    posted: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        posted.append((await request.json())["update_id"])
+        return web.json_response({})
+
+    waiting = fake.push({"message": fake.add_user_message(USER_ID, user.user, {"text": "tôt"})})
+    async with webhook_receiver(handle) as url:
+        assert await bot.set_webhook(url)
+        await fake.processed(waiting["update_id"])
+    assert posted == [waiting["update_id"]]
+
+
+async def test_aiogram_webhook_handler_behind_the_fake(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    """aiogram's own SimpleRequestHandler: a method returned in the answer is executed."""
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+    router = Router()
+
+    @router.message(CommandStart())
+    async def start(message: Message) -> Any:
+        return message.answer("bonjour <b>toi</b>", parse_mode="HTML")  # answered in the webhook reply
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(f"écho : {message.text}")  # a call of its own
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token="tok")
+    async with webhook_receiver(handler.handle) as url:
+        assert await bot.set_webhook(url, secret_token="tok")
+        await user.send("/start")
+        assert user.last()["text"] == "bonjour toi"
+        assert fake.requests[-1].method == "sendMessage" and fake.requests[-1].ok
+        await user.send("salut")
+        assert user.texts() == ["bonjour toi", "écho : salut"]
+        assert await bot.set_webhook(url, secret_token="other")  # the bot now refuses the fake's posts
+        with pytest.raises(AssertionError, match="HTTP 401"):
+            await user.send("refusé")
+    assert user.texts() == ["bonjour toi", "écho : salut"]
+    assert fake.refused == []
+
+
+async def test_delay_next_holds_the_answer(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    fake.delay_next("sendMessage", 0.3)
+    started = time.monotonic()
+    sending = asyncio.create_task(bot.send_message(USER_ID, "lent"))
+    await fake.wait_for(lambda: fake.delayed == ["sendMessage"])
+    assert user.bot_messages() == [], "the call takes effect after the delay"
+    await sending
+    assert time.monotonic() - started >= 0.3
+    assert user.texts() == ["lent"]
