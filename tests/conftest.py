@@ -1,4 +1,8 @@
-"""The real stack under test: aiogram polls a fake Bot API over HTTP, on a real SQLite file."""
+"""The real stack under test: aiogram polls a fake Bot API over HTTP.
+
+Every test that takes `backend` (and so every `stack` test) runs twice: on a real SQLite
+file with memory state, and on real PostgreSQL with Redis (see tests/backends.py).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,15 @@ from bot.app import App
 from bot.config import Settings, load_settings
 from bot.logs import setup_logging
 from bot.pseudonym import PseudonymousMemoryStorage
+from tests.backends import (
+    BACKENDS,
+    SERVERS_MISSING,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    Backend,
+    StateView,
+    open_backend,
+)
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
 
 SECRET = "test-secret-" + "0" * 32
@@ -28,16 +41,35 @@ class Stack:
     fake: FakeTelegram
     app: App
     logs: io.StringIO
-    database_file: Path
+    backend: Backend
 
     def user(self, user_id: int = 10_001, **kwargs: object) -> FakeUser:
         return FakeUser(self.fake, user_id, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def state(self) -> StateView:
+        """Conversation state, in memory or in Redis."""
+        return StateView(self.app.dispatcher.storage)
 
     @property
     def storage(self) -> PseudonymousMemoryStorage:
         storage = self.app.dispatcher.storage
         assert isinstance(storage, PseudonymousMemoryStorage)
         return storage
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """SQLite with memory state; then PostgreSQL with Redis, when the servers are given."""
+    if request.param == "postgresql" and not (TEST_DATABASE_URL and TEST_REDIS_URL):
+        pytest.skip(SERVERS_MISSING)
+    async with open_backend(request.param, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def database_url(backend: Backend) -> str:
+    return backend.database_url
 
 
 @pytest.fixture
@@ -52,29 +84,25 @@ def captured_logs() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
 
 
-def make_settings(tmp_path: Path, base_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "bot_token": DEFAULT_TOKEN,
-        "bot_api_url": base_url,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'passerelle.sqlite3'}",
-        "passerelle_secret": SECRET,
-    }
+def make_settings(backend: Backend, base_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"bot_token": DEFAULT_TOKEN, "bot_api_url": base_url, "passerelle_secret": SECRET}
+    values.update(backend.settings())
     values.update(overrides)
     return load_settings(**values)
 
 
 @asynccontextmanager
-async def running_stack(tmp_path: Path, logs: io.StringIO, **overrides: object) -> AsyncIterator[Stack]:
+async def running_stack(backend: Backend, logs: io.StringIO, **overrides: object) -> AsyncIterator[Stack]:
     """A fake Telegram and the real app polling it; settings overridable (e.g. moderator_ids)."""
     async with FakeTelegram() as fake:
-        settings = make_settings(tmp_path, fake.base_url, **overrides)
+        settings = make_settings(backend, fake.base_url, **overrides)
         app = await App.create(settings)
         # handle_as_tasks=False: aiogram polls again only once an update is handled,
         # which is how the fake knows a user's action has settled.
         polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, handle_signals=False))
         await fake.wait_for(lambda: any(r.method == "getMe" for r in fake.requests))
         try:
-            yield Stack(fake, app, logs, tmp_path / "passerelle.sqlite3")
+            yield Stack(fake, app, logs, backend)
         finally:
             await app.stop()
             await asyncio.wait_for(polling, 10)
@@ -82,6 +110,18 @@ async def running_stack(tmp_path: Path, logs: io.StringIO, **overrides: object) 
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path, captured_logs) as running:
+async def stack(backend: Backend, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
+    async with running_stack(backend, captured_logs) as running:
         yield running
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly what was skipped and why, one line per reason (not one per test)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"SKIPPED {count} test(s): {reason}", yellow=True)

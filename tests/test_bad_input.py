@@ -8,6 +8,7 @@ from tests.bad_input_content import CONTENT
 from tests.conftest import Stack
 from tests.fake_telegram import FakeUser
 
+
 async def at_safety_question(stack: Stack, user_id: int = 10_001) -> FakeUser:
     user = stack.user(user_id)
     await user.send("/start")
@@ -36,7 +37,7 @@ async def test_contact_is_not_kept(stack: Stack) -> None:
     user = await at_safety_question(stack)
     await user.send_message(contact={"phone_number": "+33612345678", "first_name": "Someone"})
     assert "numéro de téléphone" in user.last()["text"]
-    assert "612345678" not in str(stack.storage.dump())
+    assert "612345678" not in await stack.state.dump()
     await still_going(user)
 
 
@@ -44,7 +45,7 @@ async def test_location_outside_the_location_step(stack: Stack) -> None:
     user = await at_safety_question(stack)
     await user.share_location(48.8566, 2.3522)
     assert "position" in user.last()["text"]
-    assert "48.85" not in str(stack.storage.dump())
+    assert "48.85" not in await stack.state.dump()
     await still_going(user)
 
 
@@ -126,8 +127,7 @@ async def test_button_from_an_older_script_version(stack: Stack) -> None:
 
 async def test_state_from_an_older_script_version_restarts_cleanly(stack: Stack) -> None:
     user = await at_safety_question(stack)
-    for record in stack.storage._records.values():  # noqa: SLF001  (simulate a new script version)
-        record.data["s"]["version"] = "00000000"
+    await stack.state.edit_data(lambda data: data["s"].update(version="00000000"))  # a new script version
     await user.press("Oui, je suis en sécurité")
     assert "Les questions ont changé" in user.last()["text"]
     assert "rien qui dit qui vous êtes" in user.last()["text"]
@@ -135,7 +135,7 @@ async def test_state_from_an_older_script_version_restarts_cleanly(stack: Stack)
 
 async def test_expired_state_restarts_cleanly(stack: Stack) -> None:
     user = await at_safety_question(stack)
-    await stack.storage.close()  # as if the TTL had passed
+    await stack.state.forget_everything()  # as if the TTL had passed
     await user.press("Oui, je suis en sécurité")
     text = user.last()["text"]
     assert "conversation précédente a été effacée" in text or "Choisissez votre langue" in text

@@ -97,16 +97,16 @@ async def test_forget_clears_the_state(stack: Stack) -> None:
     user = stack.user()
     await user.send("/start")
     await user.press("J'ai compris")
-    assert stack.storage.count() == 1
+    assert await stack.state.count() == 1
     await user.send("/forget")
-    assert stack.storage.count() == 0
+    assert await stack.state.count() == 0
     assert "ne garde plus rien" in user.last()["text"]
 
 
 async def test_blocking_the_bot_clears_the_state(stack: Stack) -> None:
     user = stack.user()
     await user.send("/start")
-    assert stack.storage.count() == 1
+    assert await stack.state.count() == 1
     update = stack.fake.push(
         {
             "my_chat_member": {
@@ -119,7 +119,7 @@ async def test_blocking_the_bot_clears_the_state(stack: Stack) -> None:
         }
     )
     await stack.fake.processed(update["update_id"])
-    assert stack.storage.count() == 0
+    assert await stack.state.count() == 0
 
 
 async def test_groups_get_no_conversation(stack: Stack) -> None:

@@ -20,9 +20,16 @@ from tests.fake_telegram import DEFAULT_TOKEN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def test_new_database_is_created_and_outdated_one_refused(tmp_path: Path) -> None:
+async def test_sqlite_folder_is_created_on_demand(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/db/p.sqlite3")
-    await ensure_schema(engine)  # creates the folder and the schema
+    await ensure_schema(engine)
+    assert (tmp_path / "db" / "p.sqlite3").is_file()
+    await engine.dispose()
+
+
+async def test_new_database_is_created_and_outdated_one_refused(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await ensure_schema(engine)  # creates the schema
     await ensure_schema(engine)  # current: nothing to do
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
@@ -31,8 +38,8 @@ async def test_new_database_is_created_and_outdated_one_refused(tmp_path: Path) 
     await engine.dispose()
 
 
-async def test_upgrade_in_place_keeps_data(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/p.sqlite3")
+async def test_upgrade_in_place_keeps_data(database_url: str) -> None:
+    engine = create_engine(database_url)
     before, after = await upgrade(engine)
     assert before is None and after is not None
     async with sessions(engine).begin() as session:
@@ -43,8 +50,8 @@ async def test_upgrade_in_place_keeps_data(tmp_path: Path) -> None:
     await engine.dispose()
 
 
-async def test_purge_deletes_tickets_past_retention(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/p.sqlite3")
+async def test_purge_deletes_tickets_past_retention(database_url: str) -> None:
+    engine = create_engine(database_url)
     await upgrade(engine)
     old = dt.datetime(2026, 1, 1)
     async with sessions(engine).begin() as session:

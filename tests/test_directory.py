@@ -50,8 +50,8 @@ VALID = csv_bytes(HEADER, NORD, SUD, CORSE)
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
     await upgrade(engine)
     yield engine
     await engine.dispose()
@@ -430,8 +430,8 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 @pytest.fixture
-def url(tmp_path: Path, engine: AsyncEngine) -> str:
-    return str(engine.url)
+def url(database_url: str, engine: AsyncEngine) -> str:
+    return database_url
 
 
 async def test_cli_import_list_export(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:

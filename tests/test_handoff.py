@@ -189,7 +189,7 @@ async def test_telegram_429_and_5xx_while_sending(stack: Stack) -> None:
     assert [f.error_code for f in stack.fake.faults] == [429, 500, 500]
 
 
-async def test_restart_between_ticket_and_notice(stack: Stack, tmp_path) -> None:
+async def test_restart_between_ticket_and_notice(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     await stack.app.sender.stop()  # the process dies right after the ticket is written
     await consent_and_send(stack.user())
@@ -197,7 +197,7 @@ async def test_restart_between_ticket_and_notice(stack: Stack, tmp_path) -> None
     async with stack.app.runtime.db() as session:
         pending = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")))
     assert len(pending) == 1 and directory.notices("test-paris") == []
-    restarted = await App.create(make_settings(tmp_path, stack.fake.base_url))
+    restarted = await App.create(make_settings(stack.backend, stack.fake.base_url))
     task = asyncio.create_task(restarted.run_polling(handle_as_tasks=False, handle_signals=False))
     try:
         assert len(await wait_notice(stack, directory, "test-paris")) == 1

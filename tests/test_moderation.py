@@ -18,6 +18,7 @@ from dialogs.versions import version_from_files
 from storage import approvals
 from storage.db import create_engine, sessions, upgrade
 from storage.models import OutboxMessage, Ticket
+from tests.backends import Backend
 from tests.conftest import Stack, running_stack
 
 MODERATOR = 70_001
@@ -78,8 +79,8 @@ async def test_strangers_get_the_ordinary_answer(stack: Stack, command: str) -> 
 
 
 @pytest.fixture
-async def moderated(tmp_path: Path, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path, captured_logs, moderator_ids=str(MODERATOR)) as running:
+async def moderated(backend: Backend, captured_logs: io.StringIO) -> AsyncIterator[Stack]:
+    async with running_stack(backend, captured_logs, moderator_ids=str(MODERATOR)) as running:
         yield running
 
 
@@ -137,8 +138,10 @@ async def test_review_approve_and_stale_buttons(moderated: Stack) -> None:
     assert actions.count("approve") >= 2
 
 
-async def test_cli_approve_history_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/m.sqlite3"
+async def test_cli_approve_history_and_refusals(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = database_url
     record = tmp_path / "approved.json"
 
     def args(**values: object) -> argparse.Namespace:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.limits import OVERALL, PER_PERSON, RedisGuessLimiter
+from tests.backends import open_backend
 from tests.conftest import Stack, running_stack
 from tests.walks import walk_to_consent
 
@@ -35,7 +36,7 @@ async def redis() -> AsyncIterator[object]:
 
 @pytest.fixture
 async def redis_stack(tmp_path: Path, captured_logs: io.StringIO, redis: object) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path, captured_logs, redis_url=REDIS_URL) as running:
+    async with open_backend("sqlite", tmp_path) as backend, running_stack(backend, captured_logs, redis_url=REDIS_URL) as running:
         yield running
 
 

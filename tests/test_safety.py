@@ -15,7 +15,7 @@ async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:
     remaining = list(chat.messages.values())
     assert [m["text"] for m in remaining] == ["Bonne journée ☀️"]
     assert "reply_markup" not in remaining[0]
-    assert stack.storage.count() == 0
+    assert await stack.state.count() == 0
     assert stack.fake.refused == []
 
 
