@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine
 from dialogs.i18n import Catalogs, Translator
+from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
-from storage.places import places
 from storage.models import Association
+from storage.places import places
 from storage.tickets import NewTicket, Ticket, create_ticket, enrolled_chat, find_ticket, move_ticket, new_code, queue
 
 STATUS_TEXT = {
@@ -147,10 +148,12 @@ async def create_handoff(
         script_version=facts.version,
         association_slug=match.candidate.slug,
     )
-    async with db.begin() as session:
-        ticket = await create_ticket(
-            session, new, lambda ticket_id, locale: render_notice(engine, facts, ticket_id, catalogs.get(locale), code)
-        )
+
+
+    def notice(ticket_id: int, locale: str) -> str:
+        return render_notice(engine, facts, ticket_id, catalogs.get(locale), code)
+
+    ticket = await in_transaction(db, lambda session: create_ticket(session, new, notice))
     return code, ticket
 
 

@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.i18n import Catalogs, Translator
 from storage.models import OutboxMessage
-from storage.outbox import claim_due, mark_retry, mark_sent, seconds_until_due
+from storage.outbox import claim_due, mark_retry, mark_sent, release, seconds_until_due
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
+SEND_TIMEOUT = 30
+"""Seconds a send may take; the lease on a claimed row is longer (OUTBOX_LEASE_SECONDS)."""
 MAX_BACKOFF = 600.0
 UNREACHABLE_BACKOFF = 600.0
 """A chat that refuses us (bot removed, chat gone) is retried rarely: staff must re-enroll."""
@@ -56,37 +58,47 @@ def backoff(attempts: int) -> float:
 class OutboxSender:
     """One background task per process; `wake()` after writing to the outbox."""
 
-    def __init__(self, bot: Bot, db: async_sessionmaker[AsyncSession], catalogs: Catalogs) -> None:
+    def __init__(self, bot: Bot, db: async_sessionmaker[AsyncSession], catalogs: Catalogs, *, lease: float) -> None:
         self.bot = bot
         self.db = db
         self.catalogs = catalogs
+        self.lease = lease
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox")
 
     async def stop(self) -> None:
-        """Finish the message in flight, then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        """Finish the message in flight, hand back the other claimed ones, then stop.
+
+        Cancelling a send midway would leave Telegram's answer unknown, and the message
+        sent again by whoever takes the claim over: a duplicate notice.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), SEND_TIMEOUT + 5)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.drain()
             except Exception as exc:  # noqa: BLE001  (a database hiccup must not end the sender)
                 log.error("outbox pass failed: %s", type(exc).__name__)
                 sent = 0
-            if sent:
+            if sent or self._stopping:
                 continue
             idle = await self._idle_time()
             try:
@@ -107,16 +119,22 @@ class OutboxSender:
     async def drain(self) -> int:
         """Send every due message once; returns how many were delivered."""
         async with self.db.begin() as session:
-            rows = await claim_due(session)
+            rows = await claim_due(session, lease=self.lease)
         delivered = 0
-        for row in rows:
+        for done, row in enumerate(rows):
+            if self._stopping:
+                async with self.db.begin() as session:
+                    await release(session, [r.id for r in rows[done:]])
+                break
             delivered += await self._deliver(row)
         return delivered
 
     async def _deliver(self, row: OutboxMessage) -> int:
         markup = notice_buttons(row.ticket_id, self.catalogs.get(row.locale)) if row.buttons and row.ticket_id else None
         try:
-            message = await self.bot.send_message(chat_id=row.chat_id, text=row.text, reply_markup=markup)
+            message = await self.bot.send_message(
+                chat_id=row.chat_id, text=row.text, reply_markup=markup, request_timeout=SEND_TIMEOUT
+            )
         except TelegramRetryAfter as exc:
             await self._retry(row, float(exc.retry_after), "rate limited")
             return 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -10,9 +14,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SchemaOutdated(Exception):
@@ -43,6 +50,28 @@ def create_engine(url: str) -> AsyncEngine:
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def in_transaction(
+    db: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 3
+) -> T:
+    """Run `work` in one transaction, again on a new connection if the connection was lost.
+
+    A restarted PostgreSQL, a failover or a proxy's idle timeout kills connections under a
+    transaction; its writes were rolled back, so running `work` again is safe, provided
+    `work` is idempotent for the one case where the commit went through but its answer
+    was lost (the caller decides how: see `storage.tickets.create_ticket`).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with db.begin() as session:
+                return await work(session)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == attempts:
+                raise
+            log.warning("database connection lost; retrying (attempt %d of %d)", attempt + 1, attempts)
+            await asyncio.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _config(connection: Connection) -> Config:

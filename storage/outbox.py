@@ -9,8 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
 
-LEASE = dt.timedelta(seconds=60)
-"""A claim held longer than this (a dead process) is taken over."""
 MAX_ATTEMPTS = 20
 
 
@@ -18,29 +16,41 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-async def claim_due(session: AsyncSession, limit: int = 20) -> list[OutboxMessage]:
-    """Pending messages that are due and not claimed by a live sender; claims them.
+async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> list[OutboxMessage]:
+    """Pending messages that are due and not claimed by a live sender; claims them for
+    `lease` seconds, after which a claim is taken over (its sender died).
 
-    On PostgreSQL the rows are locked with SKIP LOCKED, so several senders never claim
-    the same row; SQLite serialises writers anyway.
+    Each claim is a conditional UPDATE that only wins if the row is still unclaimed, so
+    two senders never both win a row, on any database. On PostgreSQL the candidates are
+    also locked with SKIP LOCKED, so concurrent senders pick different rows instead of
+    racing for the same ones.
     """
     moment = now()
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= moment)
     query = (
         select(OutboxMessage)
         .where(
             OutboxMessage.status == "pending",
             or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= moment),
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= moment),
+            free,
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(await session.scalars(query))
-    for row in rows:
-        row.claimed_until = moment + LEASE
-    return rows
+    claimed = []
+    until = moment + dt.timedelta(seconds=lease)
+    for row in list(await session.scalars(query)):
+        won = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending", free)
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(row)
+    return claimed
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: int) -> None:
@@ -50,6 +60,12 @@ async def mark_sent(session: AsyncSession, row_id: int, message_id: int) -> None
         .where(OutboxMessage.id == row_id)
         .values(status="sent", text="", sent_message_id=message_id, claimed_until=None, next_attempt_at=None)
     )
+
+
+async def release(session: AsyncSession, row_ids: list[int]) -> None:
+    """Hand claimed rows back unsent (this process is stopping): any sender may take them now."""
+    if row_ids:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(row_ids)).values(claimed_until=None))
 
 
 async def mark_retry(session: AsyncSession, row_id: int, delay: float, attempts: int) -> None:

@@ -66,7 +66,12 @@ async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[
     """The ticket and its notice, in one transaction: both exist, or neither does.
 
     `notice(ticket_id, locale)` renders the notice, which names the ticket's number.
+    Idempotent for one code: run again after a lost connection whose commit did go
+    through, it returns that ticket instead of making a second one (and a second notice).
     """
+    existing = await session.scalar(select(Ticket).where(Ticket.code_hash == code_hash(new.code)))
+    if existing is not None:
+        return existing
     association = await session.scalar(select(Association).where(Association.slug == new.association_slug))
     if association is None:
         raise LookupError(f"unknown association {new.association_slug!r}")
