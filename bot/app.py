@@ -1,10 +1,12 @@
-"""Start-up: build the bot, the dispatcher and its runtime, then poll."""
+"""Start-up: build the bot, the dispatcher and its runtime, then poll (or serve a webhook: bot.webhook)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -148,13 +150,7 @@ class App:
         self, *, handle_as_tasks: bool = True, handle_signals: bool = True, maintenance_every: float | None = None
     ) -> None:
         """Set the menus, start the outbox and the timers, then poll until stopped."""
-        await set_menus(self.bot, self.runtime)
-        self.sender.start()
-        timers = [
-            asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),
-            asyncio.create_task(self.follow_approvals(), name="approvals"),
-        ]
-        try:
+        async with self.background(maintenance_every):
             await self.dispatcher.start_polling(
                 self.bot,
                 handle_as_tasks=handle_as_tasks,
@@ -162,9 +158,23 @@ class App:
                 handle_signals=handle_signals,
                 close_bot_session=False,
             )
+
+    @asynccontextmanager
+    async def background(self, maintenance_every: float | None = None) -> AsyncIterator[None]:
+        """What runs beside the updates, polling or webhook: the menus are set, the outbox
+        sender and the timers run inside this block, and are stopped cleanly on the way out."""
+        await set_menus(self.bot, self.runtime)
+        self.sender.start()
+        timers = [
+            asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),
+            asyncio.create_task(self.follow_approvals(), name="approvals"),
+        ]
+        try:
+            yield
         finally:
             for timer in timers:
                 timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)  # nothing left half-done on the database
             await self.sender.stop()
 
     async def reload_if_approved(self) -> bool:
@@ -205,6 +215,11 @@ async def run(settings: Settings) -> None:
     """`passerelle run`."""
     app = await App.create(settings)
     try:
-        await app.run_polling()
+        if settings.webhook_url:
+            from bot.webhook import run_webhook
+
+            await run_webhook(app)
+        else:
+            await app.run_polling()
     finally:
         await app.close()

@@ -9,15 +9,28 @@ from collections.abc import Sequence
 
 from bot import cli_associations, cli_dialogs, cli_translations
 from bot.config import ConfigError, load_settings
-from dialogs.loader import ScriptInvalid
 from bot.moderation import NotApproved
+from dialogs.loader import ScriptInvalid
 from storage.db import SchemaOutdated
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="passerelle", description="Anonymous orientation bot.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (long polling); needs BOT_TOKEN")
+    run = commands.add_parser(
+        "run",
+        help="run the bot (long polling, or a webhook server); needs BOT_TOKEN",
+        description="Run the bot. By default it polls Telegram; with --webhook, or WEBHOOK_URL set, it serves "
+        "a webhook instead.",
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve a webhook instead of polling: Telegram posts updates to WEBHOOK_URL (public https URL, "
+        "required), which a reverse proxy forwards to WEBHOOK_HOST:WEBHOOK_PORT (default 127.0.0.1:8080); "
+        "GET /healthz reports the database and Redis. Needs PASSERELLE_SECRET; WEBHOOK_SECRET (the secret "
+        "token Telegram sends) is derived from it when unset. WEBHOOK_URL set implies this flag.",
+    )
     database = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     database.add_parser("upgrade", help="apply migrations in place (back up first)")
     cli_associations.add_parser(commands)
@@ -33,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run()
+            return _run(webhook=args.webhook)
         if args.command == "db":
             return asyncio.run(_db_upgrade())
         if args.command == "associations":
@@ -66,9 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run() -> int:
+def _run(*, webhook: bool = False) -> int:
     settings = load_settings()  # before importing aiogram: a bad value fails in a blink
     settings.require_token()
+    if webhook or settings.webhook_url:
+        settings.require_webhook()
     if not settings.require_approval:
         print("passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr)
         object.__setattr__(settings, "require_approval", True)

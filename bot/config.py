@@ -5,17 +5,25 @@ A bad value stops the program with one line naming the variable and what to do.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dialogs.languages import PEOPLE_LOCALES
 
 TOKEN_PATTERN = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,64}$")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/passerelle.sqlite3"
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""What Telegram accepts as a webhook's secret_token."""
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
+HEALTH_PATH = "/healthz"
 
 
 class ConfigError(Exception):
@@ -45,6 +53,16 @@ class Settings(BaseSettings):
     they are: for development only."""
     neutral_text: str | None = None
     """What stays in the chat after a quick exit; empty means a translated "have a nice day"."""
+    webhook_url: str | None = None
+    """The public URL Telegram posts updates to; when set, `run` serves a webhook instead
+    of long polling. The local server answers on this URL's path."""
+    webhook_secret: str | None = None
+    """The `X-Telegram-Bot-Api-Secret-Token` Telegram must send; derived from
+    PASSERELLE_SECRET when unset, so that every instance agrees."""
+    webhook_host: str = "127.0.0.1"
+    """Where the webhook server listens (behind a reverse proxy)."""
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    """Its port."""
 
     @field_validator("bot_token")
     @classmethod
@@ -81,6 +99,36 @@ class Settings(BaseSettings):
             raise ValueError("it must look like redis://localhost:6379/0")
         return value or None
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        url = urlsplit(value.strip())
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if url.scheme not in ("http", "https") or not url.hostname or url.fragment or port == -1:
+            raise ValueError("it must be a URL such as https://bot.example.org/telegram/update")
+        if url.path.rstrip("/") == HEALTH_PATH:
+            raise ValueError(f"{HEALTH_PATH} is the health check; choose another path")
+        if not info.data.get("bot_api_url"):
+            # Telegram's own servers post only over https, and only to these ports. A local
+            # telegram-bot-api server (BOT_API_URL) also posts over http, to any port.
+            if url.scheme != "https":
+                raise ValueError("Telegram posts only to https URLs (http needs a local BOT_API_URL server)")
+            if (port or 443) not in TELEGRAM_WEBHOOK_PORTS:
+                raise ValueError("Telegram posts only to ports 443, 80, 88 or 8443")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value and not WEBHOOK_SECRET_PATTERN.fullmatch(value):
+            raise ValueError("it must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return value or None
+
     @field_validator("moderator_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
@@ -114,6 +162,29 @@ class Settings(BaseSettings):
         if self.passerelle_secret is None:
             object.__setattr__(self, "passerelle_secret", secrets.token_hex(32))
         return str(self.passerelle_secret).encode()
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server serves: WEBHOOK_URL's."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    def require_webhook(self) -> str:
+        """The secret token of webhook mode; ConfigError if webhook mode cannot start.
+
+        Every instance behind the proxy, and every restart, must agree on the token and
+        on the pseudonyms: a random PASSERELLE_SECRET would make each one different.
+        """
+        if not self.webhook_url:
+            raise ConfigError("WEBHOOK_URL is missing: webhook mode needs the public https URL Telegram posts to")
+        if self.secret_is_ephemeral:
+            raise ConfigError(
+                "PASSERELLE_SECRET is missing: webhook mode needs it, so that instances and restarts agree; "
+                "generate one with: openssl rand -hex 32"
+            )
+        if self.webhook_secret:
+            return self.webhook_secret
+        digest = hmac.new(self.secret_key(), b"passerelle/webhook-secret-token", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")  # [A-Za-z0-9_-], 43 characters
 
     def require_token(self) -> str:
         if not self.bot_token:
