@@ -58,7 +58,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -425,7 +425,7 @@ def _decode_entity(source: str, index: int) -> tuple[str, int]:
     code: int | None = None
     if name[:2] in ("#x", "#X") and len(name) > 2:
         try:
-            code = int(name[2:], 16)
+            code = int(name[2:], 16)  # noqa: FURB166  (the prefix is '#x', not '0x')
         except ValueError:
             code = None
     elif name[:1] == "#" and name[1:].isdigit():
@@ -806,7 +806,7 @@ class FakeTelegram:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeTelegram:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
