@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     """A notice not accepted within this time is passed on to the next nearest association."""
     ticket_retention_days: int = Field(default=30, ge=1, le=366)
     """Tickets and their replies are deleted after this many days."""
+    outbox_lease_seconds: int = Field(default=90, ge=2, le=3600)
+    """A notice claimed by an instance that then died is sent by another one after this
+    long. Longer than a send's own timeout (30 s), so a live sender never loses its claim."""
     require_approval: bool = True
     """Serve only moderator-approved scripts and catalogues. `false` serves the files as
     they are: for development only."""
