@@ -16,6 +16,7 @@ from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddlewa
 
 from bot import handoff, texts
 from bot.conversation import Runtime
+from bot.filters import OnLoop
 from storage.directory import enroll
 from storage.tickets import Refusal, add_reply, decide, ticket_for_chat
 
@@ -36,7 +37,7 @@ def build_router() -> Router:
         text = tr.gettext(texts.ENROLLED).format(name=association.name) if association else tr.gettext(texts.ENROLL_REFUSED)
         await message.answer(escape(text))
 
-    @router.callback_query(F.data.regexp(NOTICE_DATA))
+    @router.callback_query(OnLoop(F.data.regexp(NOTICE_DATA)))
     async def on_notice_button(callback: CallbackQuery, runtime: Runtime, bot: Bot, callback_answer: CallbackAnswer) -> None:
         message = callback.message
         match = NOTICE_DATA.match(callback.data or "")
@@ -76,7 +77,7 @@ def build_router() -> Router:
                 markup = type(markup)(inline_keyboard=[[b for row in markup.inline_keyboard for b in row if b.callback_data and b.callback_data.startswith("t:r:")]])
             await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
 
-    @router.message(F.reply_to_message.text.regexp(REPLY_MARK, mode="search"))
+    @router.message(OnLoop(F.reply_to_message.text.regexp(REPLY_MARK, mode="search")))
     async def on_reply(message: Message, runtime: Runtime, bot: Bot) -> None:
         replied = message.reply_to_message
         if replied is None or replied.from_user is None or replied.from_user.id != bot.id or not message.text:

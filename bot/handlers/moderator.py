@@ -19,6 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddlewa
 
 from bot import conversation
 from bot.conversation import Runtime, Turn
+from bot.filters import OnLoop
 from bot.moderation import SCRIPT_ID, approved_version, load_files, pending_changes, po_text
 from dialogs.loader import ORIENTATION, ScriptInvalid
 from dialogs.review import format_diff
@@ -35,8 +36,8 @@ MAX_TEXT = 3800
 def build_router(moderator_ids: tuple[int, ...]) -> Router:
     router = Router(name="moderator")
     is_moderator = F.from_user.id.in_(set(moderator_ids))
-    router.message.filter(F.chat.type == ChatType.PRIVATE, is_moderator)
-    router.callback_query.filter(is_moderator)
+    router.message.filter(OnLoop(F.chat.type == ChatType.PRIVATE), OnLoop(is_moderator))
+    router.callback_query.filter(OnLoop(is_moderator))
     router.callback_query.middleware(CallbackAnswerMiddleware())
 
     @router.message(Command("review"))
@@ -63,7 +64,7 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
             ]]
             await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
 
-    @router.callback_query(F.data.regexp(DECISION))
+    @router.callback_query(OnLoop(F.data.regexp(DECISION)))
     async def on_decision(callback: CallbackQuery, runtime: Runtime, callback_answer: CallbackAnswer) -> None:
         match = DECISION.match(callback.data or "")
         assert match is not None and callback.from_user is not None
@@ -111,7 +112,7 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
             reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons[-8:]),
         )
 
-    @router.callback_query(F.data.regexp(ROLLBACK))
+    @router.callback_query(OnLoop(F.data.regexp(ROLLBACK)))
     async def on_rollback(callback: CallbackQuery, runtime: Runtime, callback_answer: CallbackAnswer) -> None:
         match = ROLLBACK.match(callback.data or "")
         assert match is not None and callback.from_user is not None

@@ -12,6 +12,7 @@ from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddlewa
 
 from bot import conversation, texts
 from bot.conversation import Turn
+from bot.filters import OnLoop
 from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
 from bot.session import Session
 from dialogs.events import BadEventData, decode
@@ -22,10 +23,10 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 
 def build_router() -> Router:
     router = Router(name="private")
-    router.message.filter(PRIVATE)
-    router.edited_message.filter(PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    router.my_chat_member.filter(PRIVATE)
+    router.message.filter(OnLoop(PRIVATE))
+    router.edited_message.filter(OnLoop(PRIVATE))
+    router.callback_query.filter(OnLoop(F.message.chat.type == ChatType.PRIVATE))
+    router.my_chat_member.filter(OnLoop(PRIVATE))
     router.callback_query.middleware(CallbackAnswerMiddleware())
 
     @router.message(CommandStart())
@@ -49,21 +50,21 @@ def build_router() -> Router:
     async def on_forget(message: Message, turn: Turn) -> None:
         await conversation.forget(turn)
 
-    @router.message(F.text.startswith("/"))
+    @router.message(OnLoop(F.text.startswith("/")))
     async def on_unknown_command(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.UNKNOWN_COMMAND)
 
-    @router.message(F.text)
+    @router.message(OnLoop(F.text))
     async def on_text(message: Message, turn: Turn) -> None:
         await conversation.typed(turn, message.text or "")
 
-    @router.message(F.location)
+    @router.message(OnLoop(F.location))
     async def on_location(message: Message, turn: Turn) -> None:
         location = message.location
         assert location is not None
         await conversation.shared_location(turn, location.latitude, location.longitude)
 
-    @router.message(F.contact)
+    @router.message(OnLoop(F.contact))
     async def on_contact(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.CONTACT)
 
@@ -75,33 +76,33 @@ def build_router() -> Router:
     async def on_edited(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.EDITED)
 
-    @router.callback_query(F.data == EXIT_DATA)
+    @router.callback_query(OnLoop(F.data == EXIT_DATA))
     async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
         assert callback.message is not None
         await conversation.quick_exit(turn, callback.message.message_id)
 
-    @router.callback_query(F.data == conversation.MAILBOX_CHECK)
+    @router.callback_query(OnLoop(F.data == conversation.MAILBOX_CHECK))
     async def on_check(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.show_mailbox(turn, _editable(callback))
 
-    @router.callback_query(F.data == conversation.MAILBOX_ANSWER)
+    @router.callback_query(OnLoop(F.data == conversation.MAILBOX_ANSWER))
     async def on_answer(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.start_answer(turn, _editable(callback))
 
-    @router.callback_query(F.data == conversation.MAILBOX_CANCEL)
+    @router.callback_query(OnLoop(F.data == conversation.MAILBOX_CANCEL))
     async def on_cancel(callback: CallbackQuery, turn: Turn) -> None:
         turn.session.composing = None
         await conversation.show_mailbox(turn, _editable(callback))
 
-    @router.callback_query(F.data == conversation.MAILBOX_DELETE)
+    @router.callback_query(OnLoop(F.data == conversation.MAILBOX_DELETE))
     async def on_delete(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.delete_my_ticket(turn, _editable(callback))
 
-    @router.callback_query(F.data == PICKER_DATA)
+    @router.callback_query(OnLoop(F.data == PICKER_DATA))
     async def on_picker(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.show_picker(turn, _editable(callback))
 
-    @router.callback_query(F.data.startswith(PICK_PREFIX))
+    @router.callback_query(OnLoop(F.data.startswith(PICK_PREFIX)))
     async def on_pick(callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer) -> None:
         locale = (callback.data or "").removeprefix(PICK_PREFIX)
         if not await conversation.choose_language(turn, locale, _editable(callback)):
