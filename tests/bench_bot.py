@@ -8,21 +8,22 @@ With BENCH_PROFILE=FILE set, it writes a cProfile of the whole run there.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
-import json
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.app import App
-from bot.config import load_settings
-from bot.pseudonym import PseudonymousMemoryStorage
 from tests.fake_telegram import DEFAULT_TOKEN
+
+if TYPE_CHECKING:
+    from bot.pseudonym import PseudonymousMemoryStorage
 
 
 def screen_like_ours() -> tuple[str, InlineKeyboardMarkup]:
@@ -63,6 +64,11 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
 
 
 async def passerelle(base_url: str) -> None:
+    # Imported here, so that the floors' peak memory is aiogram's, not aiogram's and ours.
+    from bot.app import App
+    from bot.config import load_settings
+    from bot.pseudonym import PseudonymousMemoryStorage
+
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(
             bot_token=DEFAULT_TOKEN,
