@@ -18,6 +18,7 @@ from dialogs.record import RECORD, read_record
 from dialogs.review import Change, diff
 from dialogs.versions import CatalogueInvalid, Version, catalogue_from_po_text, version_from_files, version_from_source
 from storage import approvals
+from storage.db import one_at_a_time
 
 SCRIPT_ID = ORIENTATION.stem
 
@@ -64,6 +65,7 @@ async def seed_from_record(session: AsyncSession, record_path: Path = RECORD, sc
 
 async def load_approved(db: async_sessionmaker[AsyncSession], record_path: Path = RECORD) -> Content:
     async with db.begin() as session:
+        await one_at_a_time(session)  # instances starting together seed the release once
         served = await approvals.served(session, SCRIPT_ID)
         if served is None and not await approvals.history(session, SCRIPT_ID):
             await seed_from_record(session, record_path)

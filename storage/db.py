@@ -12,10 +12,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
@@ -46,6 +46,22 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+STARTUP_LOCK = 0x5061_7373  # "Pass"
+"""The PostgreSQL advisory lock taken by `one_at_a_time`."""
+
+
+async def one_at_a_time(connection: AsyncConnection | AsyncSession) -> None:
+    """Hold, until this transaction ends, a lock shared by every instance on this database.
+
+    Instances started together on a new database would otherwise all create the schema,
+    or all seed the approved release, and all but one fail. SQLite serialises writers
+    by itself, and holds one process's database anyway.
+    """
+    dialect = connection.dialect if isinstance(connection, AsyncConnection) else connection.get_bind().dialect
+    if dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -94,6 +110,7 @@ def _current(connection: Connection) -> str | None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations in place; returns (revision before, revision after)."""
     async with engine.begin() as connection:
+        await one_at_a_time(connection)
         before = await connection.run_sync(_current)
         await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
         after = await connection.run_sync(_current)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import sqlite3
@@ -66,7 +67,7 @@ async def test_purge_deletes_tickets_past_retention(database_url: str) -> None:
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_TOKEN": DEFAULT_TOKEN}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_upgrade_purge_and_outdated_run(tmp_path: Path) -> None:
@@ -81,3 +82,23 @@ def test_cli_upgrade_purge_and_outdated_run(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
     assert "passerelle db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_instances_started_together_on_a_new_database(database_url: str) -> None:
+    """Several instances behind one proxy start at once: one creates the schema and seeds
+    the approved release, the others wait for it, and all of them serve."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("one SQLite file serves one instance: several instances need PostgreSQL")
+    from bot.app import App
+    from bot.config import load_settings
+    from storage.models import ScriptSnapshot
+
+    settings = load_settings(bot_token=DEFAULT_TOKEN, database_url=database_url, passerelle_secret="s" * 32)
+    apps = await asyncio.gather(*(App.create(settings) for _ in range(3)))
+    try:
+        assert len({app.runtime.engine.version for app in apps}) == 1
+        async with apps[0].runtime.db() as session:
+            assert len(list(await session.scalars(select(ScriptSnapshot)))) == 1
+    finally:
+        for app in apps:
+            await app.close()
