@@ -167,6 +167,7 @@ class HoldingTelegram(FakeTelegram):
         super().__init__()
         self.hold_chat: int | None = None
         self.holding = asyncio.Event()
+        self.abandoned = asyncio.Event()
 
     async def _dispatch(self, spec: Any, params: Any, *rest: Any) -> Any:
         request: web.Request | None = rest[0] if rest else None
@@ -174,6 +175,7 @@ class HoldingTelegram(FakeTelegram):
             self.holding.set()
             while self.hold_chat is not None:
                 if request is not None and (request.transport is None or request.transport.is_closing()):
+                    self.abandoned.set()
                     raise asyncio.CancelledError  # the client is gone: nothing happened
                 await asyncio.sleep(0.02)
         return await super()._dispatch(spec, params, *rest)
@@ -213,7 +215,8 @@ async def holding_fake() -> AsyncIterator[HoldingTelegram]:
         yield fake
 
 
-def start_bot(backend: Backend, fake: FakeTelegram) -> subprocess.Popen[bytes]:
+def start_bot(backend: Backend, fake: FakeTelegram, name: str) -> subprocess.Popen[bytes]:
+    """A real `passerelle run`, its output in a file of the test's folder."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -223,18 +226,29 @@ def start_bot(backend: Backend, fake: FakeTelegram) -> subprocess.Popen[bytes]:
         "OUTBOX_LEASE_SECONDS": "2",
         **{k.upper(): str(v) for k, v in backend.settings().items()},
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"], cwd=backend.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    with open(backend.folder / f"{name}.log", "wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"], cwd=backend.folder, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+async def polling(process: subprocess.Popen[bytes], fake: FakeTelegram, since: int, log: Path) -> None:
+    """Until the process polls (a cold start imports aiogram: slow on a busy machine)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while not any(r.method == "getUpdates" for r in fake.requests[since:]):
+        if process.poll() is not None or loop.time() > deadline:
+            raise AssertionError(f"the bot did not start polling:\n{log.read_text(errors='replace')[-3000:]}")
+        await asyncio.sleep(0.1)
 
 
 async def test_kill_9_during_a_handoff_then_a_restart(backend: Backend, holding_fake: HoldingTelegram) -> None:
     fake = holding_fake
     await prepare_directory(backend)
     staff = Directory({"test-paris": FakeUser(fake, 50_000, chat_id=PARIS, chat_type="group", chat_title="test-paris")})
-    first = start_bot(backend, fake)
+    first = start_bot(backend, fake, "first")
     try:
-        await fake.wait_for(lambda: any(r.method == "getUpdates" for r in fake.requests), timeout=30)
+        await polling(first, fake, 0, backend.folder / "first.log")
         user = SettlingUser(fake, 40_001)
         await walk_to_consent(user, "fr")
         fake.hold_chat = PARIS
@@ -242,14 +256,16 @@ async def test_kill_9_during_a_handoff_then_a_restart(backend: Backend, holding_
         assert "C'est envoyé" in user.last()["text"], "the person has their code at once"
         await asyncio.wait_for(fake.holding.wait(), 10)
         first.send_signal(signal.SIGKILL)  # mid-send: Telegram has not acted
-        first.wait(10)
+        await asyncio.wait_for(fake.abandoned.wait(), 10)
     finally:
         if first.poll() is None:
             first.kill()
+        await asyncio.to_thread(first.wait, 10)
     fake.hold_chat = None
     assert staff.notices("test-paris") == []
-    second = start_bot(backend, fake)
+    second = start_bot(backend, fake, "second")
     try:
+        await polling(second, fake, len(fake.requests), backend.folder / "second.log")
         await fake.wait_for(lambda: staff.notices("test-paris"), timeout=30)
         await asyncio.sleep(2.5)  # past another lease: a second copy would have come by now
         assert len(staff.notices("test-paris")) == 1
