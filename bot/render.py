@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton
 
 from bot import texts
+from bot.telegram_session import PreparedKeyboard
 from dialogs.engine import Screen
 from dialogs.events import Event
 from dialogs.i18n import Translator
@@ -33,7 +34,8 @@ class Rendered:
     """One message: HTML text and its inline keyboard. Shared between people: never mutate."""
 
     text: str
-    markup: InlineKeyboardMarkup
+    markup: PreparedKeyboard
+    """Serialised once, the first time it is sent (see bot.telegram_session)."""
     fingerprint: str
     """Short digest of text and buttons, to avoid "message is not modified" edits."""
 
@@ -47,7 +49,7 @@ class Rendered:
     def of(cls, text: str, rows: list[list[InlineKeyboardButton]]) -> Rendered:
         flat = [(b.text, b.callback_data or "") for row in rows for b in row]
         digest = hashlib.blake2s(repr((text, flat)).encode(), digest_size=8).hexdigest()
-        return cls(text, InlineKeyboardMarkup(inline_keyboard=rows), digest)
+        return cls(text, PreparedKeyboard(inline_keyboard=rows), digest)
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:
