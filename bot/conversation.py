@@ -7,16 +7,16 @@ sent anew otherwise, never edited to identical content.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from html import escape
-from typing import Any
 from dataclasses import dataclass, field
 from functools import cached_property
+from html import escape
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-
 from aiogram.types import InlineKeyboardButton
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,14 +25,15 @@ from bot.config import Settings
 from bot.limits import GuessLimiter, Limiter
 from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.session import Session
-from storage.places import PlaceParser
-from storage.tickets import delete_ticket, find_ticket, normalise_code
 from dialogs.engine import Engine, State, Step
 from dialogs.events import Event, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
+from storage.places import PlaceParser
+from storage.tickets import delete_ticket, find_ticket, normalise_code
 
+T = TypeVar("T")
 DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids a call."""
 MAX_PARSED_TEXT = 200
@@ -98,6 +99,8 @@ class Turn:
     pseudonym: str = ""
     """The HMAC of this person's ids: for rate limits, never stored with anything."""
     notices: list[str] = field(default_factory=list)
+    answer_press: Callable[[], Awaitable[None]] | None = None
+    """Answers the button press being handled, if any (set by bot.middlewares.AnswerPresses)."""
 
     @property
     def previewing(self) -> bool:
@@ -149,18 +152,40 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
         if session.shown == fingerprint:
             return
         try:
-            await turn.bot.edit_message_text(
-                chat_id=turn.chat_id, message_id=edit, text=rendered.text, reply_markup=rendered.markup
+            await alongside_answer(
+                turn,
+                turn.bot.edit_message_text(
+                    chat_id=turn.chat_id, message_id=edit, text=rendered.text, reply_markup=rendered.markup
+                ),
             )
         except TelegramBadRequest:
             pass  # too old or gone: a new message below does the job
         else:
             session.shown = fingerprint
             return
-    sent = await turn.bot.send_message(chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup)
+    sent = await alongside_answer(
+        turn, turn.bot.send_message(chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup)
+    )
     session.track(sent.message_id, int(sent.date.timestamp()))
     session.screen_message = sent.message_id
     session.shown = fingerprint
+
+
+async def alongside_answer(turn: Turn, request: Awaitable[T]) -> T:
+    """`request`, with the button press being handled answered at the same time.
+
+    Both are in flight at once, so the spinner stops with the new screen instead of one
+    round trip later. The answer is sent once (the middleware checks), never blocks the
+    screen, and a failure to answer is logged, not raised.
+    """
+    answer, turn.answer_press = turn.answer_press, None
+    if answer is None:
+        return await request
+    answering = asyncio.ensure_future(answer())
+    try:
+        return await request
+    finally:
+        await answering
 
 
 async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:

@@ -1,19 +1,24 @@
-"""The one middleware that gives private-chat handlers a `Turn` and keeps its session."""
+"""The middlewares of private chats: a `Turn` with its session, and button presses answered once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
+from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
 from bot.conversation import Runtime, Turn
 from bot.pseudonym import PseudonymKeyBuilder
 from bot.session import Session
+
+log = logging.getLogger(__name__)
 
 
 class TurnMiddleware(BaseMiddleware):
@@ -54,3 +59,57 @@ class TurnMiddleware(BaseMiddleware):
             new = turn.session.to_data()
             if new != raw:
                 await fsm.set_data(new)
+
+
+class PressAnswer(CallbackAnswer):
+    """aiogram's `callback_answer` (handlers set `.text`), answered exactly once by `AnswerPresses`."""
+
+    def __init__(self, bot: Any, query: CallbackQuery) -> None:
+        super().__init__(answered=False)
+        self._bot, self._query = bot, query
+
+    async def send(self) -> None:
+        """Answer now, with whatever text is set, unless that was done already."""
+        if self.answered or self.disabled:
+            return
+        self._answered = True  # from here on, setting a text raises, as with aiogram's middleware
+        try:
+            await self._bot.answer_callback_query(
+                callback_query_id=self._query.id,
+                text=self.text,
+                show_alert=self.show_alert,
+                url=self.url,
+                cache_time=self.cache_time,
+            )
+        except TelegramAPIError as exc:  # too late, or Telegram unreachable: the screen matters more
+            log.warning("could not answer a button press: %s", type(exc).__name__)
+
+
+class AnswerPresses(BaseMiddleware):
+    """Answers every button press exactly once (Telegram shows a spinner until then).
+
+    Replaces aiogram's CallbackAnswerMiddleware, which answers only after the handler is done,
+    one round trip after the new screen, and logs each answer at INFO. Here the answer goes
+    out together with the first screen the handler shows (`conversation.show`: both requests
+    in flight at once), or, when it shows none (a stale button: the answer carries the text),
+    once the handler is done, even if it failed.
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        answer = data["callback_answer"] = PressAnswer(data["bot"], event)
+        turn: Turn | None = data.get("turn")
+        if turn is not None:
+            turn.answer_press = answer.send
+        try:
+            return await handler(event, data)
+        finally:
+            if turn is not None:
+                turn.answer_press = None
+            await answer.send()

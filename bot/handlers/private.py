@@ -8,11 +8,12 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, InaccessibleMessage, Message
-from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import conversation, texts
 from bot.conversation import Turn
 from bot.filters import OnLoop
+from bot.middlewares import AnswerPresses
 from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
 from bot.session import Session
 from dialogs.events import BadEventData, decode
@@ -27,7 +28,7 @@ def build_router() -> Router:
     router.edited_message.filter(OnLoop(PRIVATE))
     router.callback_query.filter(OnLoop(F.message.chat.type == ChatType.PRIVATE))
     router.my_chat_member.filter(OnLoop(PRIVATE))
-    router.callback_query.middleware(CallbackAnswerMiddleware())
+    router.callback_query.middleware(AnswerPresses())
 
     @router.message(CommandStart())
     async def on_start(message: Message, turn: Turn) -> None:
