@@ -52,6 +52,8 @@ class Figures:
     driver_cpu_ms_per_step: float = 0.0
     refused: int = 0
     unanswered: int = 0
+    gc_over_2ms: int = 0
+    gc_max_ms: float = 0.0
 
     def __str__(self) -> str:
         return " ".join(f"{f.name}={getattr(self, f.name):.4g}" for f in fields(self))
@@ -104,6 +106,7 @@ async def measure(mode: str, args: argparse.Namespace) -> Figures:
         held = await line_of(bot, 30)
         if held["conversations"]:
             figures.state_bytes_per_conversation = held["state_bytes"] / held["conversations"]
+        figures.gc_over_2ms, figures.gc_max_ms = held["gc_over_2ms"], held["gc_max_ms"]
     finally:
         for process in (driver, bot, fake):
             if process is not None:
@@ -143,6 +146,8 @@ async def main(args: argparse.Namespace) -> None:
         ("driver CPU per step (ms)", "driver_cpu_ms_per_step", "{:.2f}"),
         ("refused calls", "refused", "{:.0f}"),
         ("callback queries left unanswered", "unanswered", "{:.0f}"),
+        ("bot's GC pauses over 2 ms, measured part", "gc_over_2ms", "{:.0f}"),
+        ("bot's longest GC pause (ms)", "gc_max_ms", "{:.1f}"),
     ]
     for label, name, fmt in rows:
         scale = 1 / 1024 if name == "peak_kib" else 1

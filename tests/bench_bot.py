@@ -1,7 +1,8 @@
 """The bot side of the benchmark, run in its own process: Passerelle, or a bare aiogram bot.
 
 `python -m tests.bench_bot passerelle|bare BASE_URL` polls the fake Bot API until SIGTERM.
-On SIGUSR1 it prints one JSON line: how many conversations it holds and their stored size.
+On SIGUSR1 it prints one JSON line: how many conversations it holds and their stored size,
+and the garbage collector's pauses since start-up or the last SIGUSR2.
 With BENCH_PROFILE=FILE set, it writes a cProfile of the whole run there.
 """
 
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher, Router
@@ -67,7 +69,8 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
     # and the difference left is per-update work.
     pin_response_models()
     gc.freeze()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, print, json.dumps({"conversations": 0}))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report_state, None)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, PAUSES.reset)
     await dispatcher.start_polling(bot)  # until SIGTERM, as in production
 
 
@@ -88,15 +91,42 @@ async def passerelle(base_url: str) -> None:
         storage = app.dispatcher.storage
         assert isinstance(storage, PseudonymousMemoryStorage)
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report_state, storage)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, PAUSES.reset)
         await app.run_polling()  # until SIGTERM, exactly as `passerelle run`
         await app.close()
 
 
-def report_state(storage: PseudonymousMemoryStorage) -> None:
-    """On SIGUSR1: the conversations held and their stored size, as one JSON line."""
-    dump = storage.dump()
+def report_state(storage: PseudonymousMemoryStorage | None) -> None:
+    """On SIGUSR1: the conversations held, their stored size and the collector's pauses, as one JSON line."""
+    dump = storage.dump() if storage is not None else {}
     size = sum(len(name) + len(json.dumps(record["data"], separators=(",", ":"))) for name, record in dump.items())
-    print(json.dumps({"conversations": len(dump), "state_bytes": size}), flush=True)
+    print(json.dumps({"conversations": len(dump), "state_bytes": size, **PAUSES.summary()}), flush=True)
+
+
+class GcPauses:
+    """How often the garbage collector stopped the bot, and for how long (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: list[float] = []
+        gc.callbacks.append(self.callback)
+
+    def reset(self) -> None:
+        """On SIGUSR2 (the driver, once warmed up): start counting afresh."""
+        self.pauses = []
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self.started)
+
+    def summary(self) -> dict[str, float]:
+        over = [p for p in self.pauses if p > 0.002]
+        return {"gc_runs": len(self.pauses), "gc_over_2ms": len(over), "gc_max_ms": 1000 * max(self.pauses, default=0)}
+
+
+PAUSES = GcPauses()
 
 
 def main() -> None:

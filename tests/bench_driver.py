@@ -16,6 +16,7 @@ import gc
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -125,6 +126,7 @@ async def main() -> None:
     await warm.step(timeout=600)  # the bot may still be starting (schema, menus, profiler)
     for _ in range(2 * len(WALK)):
         await warm.step()
+    os.kill(bot_pid, signal.SIGUSR2)  # the bot counts its GC pauses from here
 
     # saturation: every user steps as soon as its reply arrives
     walkers = [Walker(control, 100_000 + n, bare) for n in range(users)]
