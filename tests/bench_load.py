@@ -70,11 +70,18 @@ class Round:
     seconds: float = 0.0
     instance_cpu: float = 0.0
     harness_cpu: float = 0.0
+    services_cpu: float = 0.0
+    """PostgreSQL's and Redis's processes, on the same machine."""
     peak_rss_mib: float = 0.0
 
     @property
     def throughput(self) -> float:
         return self.steps / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_step_ms(self) -> float:
+        """Everything this machine spent per step: instances, harness, PostgreSQL, Redis."""
+        return 1000 * (self.instance_cpu + self.harness_cpu + self.services_cpu) / self.steps if self.steps else 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -85,8 +92,13 @@ class TimedUser(FakeUser):
     """Records the time from each update to the bot's answer to its webhook POST."""
 
     latencies: list[float]
+    round_over: asyncio.Event
 
     async def _push(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.round_over.is_set():
+            # Not only cancellation: on Python 3.11, wait_for can swallow a cancel that
+            # arrives as its future completes, and the walk would go on for ever.
+            raise asyncio.CancelledError
         started = time.perf_counter()
         update = await super()._push(payload)
         self.latencies.append(time.perf_counter() - started)
@@ -154,6 +166,10 @@ def start_instance(port: int, api_url: str, database_url: str, redis_url: str, f
         return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
+def phase(what: str) -> None:
+    print(f"  {time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 async def healthy(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as client:
@@ -171,6 +187,23 @@ async def healthy(port: int, timeout: float = 60) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVICES = ("postgres", "redis-server")
+
+
+def services_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL and Redis process on this machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if text[text.index("(") + 1 : text.rindex(")")] in SERVICES:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -194,24 +227,32 @@ async def one_round(count: int, people: int, seconds: float, admin_url: str, red
         api_url = await fake.start()
         processes = [start_instance(port, api_url, database_url, redis_url, folder) for port in ports]
         await asyncio.gather(*(healthy(port) for port in ports))
+        phase(f"{count} instance(s) healthy")
         await fake.wait_for(lambda: fake.webhook.get("url"), timeout=30)
         users = []
+        round_over = asyncio.Event()
         for n in range(people):
             user = TimedUser(fake, 900_000_000 + n, timeout=60)
             user.latencies = result.latencies
+            user.round_over = round_over
             users.append(user)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         harness_before = time.process_time()
+        services_before = services_cpu()
         started = time.perf_counter()
         walking = [asyncio.create_task(person(user, result)) for user in users]
         await asyncio.sleep(seconds)
         result.steps = len(result.latencies)  # steps answered within the round
         result.seconds = time.perf_counter() - started
         result.harness_cpu = time.process_time() - harness_before
+        result.services_cpu = services_cpu() - services_before
         result.instance_cpu = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True))
+        phase("round over")
+        round_over.set()
         for task in walking:
             task.cancel()
         await asyncio.gather(*walking, return_exceptions=True)
+        fake.webhook["url"] = ""  # no more deliveries: the people have gone
         del result.latencies[result.steps :]
         result.peak_rss_mib = max(peak_rss_mib(p.pid) for p in processes)
         result.errors += [f"refused {c.method}: {c.description}" for c in fake.refused]
@@ -221,12 +262,13 @@ async def one_round(count: int, people: int, seconds: float, admin_url: str, red
             process.send_signal(signal.SIGTERM if PROFILE is None else signal.SIGINT)  # py-spy writes on SIGINT
         for process in processes:
             try:
-                process.wait(40)
+                await asyncio.to_thread(process.wait, 40)  # the fake must go on answering meanwhile
             except subprocess.TimeoutExpired:
                 process.kill()
                 result.errors.append("an instance did not stop within 40 s of SIGTERM")
             if process.returncode not in (0, None, -signal.SIGKILL):
                 result.errors.append(f"an instance exited with {process.returncode}")
+        phase("instances stopped")
         await fake.stop()
         await drop_database(admin_url, name)
         await redis.flushdb()
@@ -243,17 +285,27 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
     for r in rounds:
         by_count.setdefault(r.instances, []).append(r)
     print(f"\n{people} people, {seconds:.0f} s per round, {len(rounds) // max(1, len(by_count))} round(s) each; medians")
-    print(f"{'instances':>9} {'steps/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'bot CPU s':>10} {'harness CPU s':>14} {'peak RSS MiB':>13}")
+    print(
+        f"{'instances':>9} {'steps/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'bot CPU s':>10}"
+        f" {'harness CPU s':>14} {'PG+Redis CPU s':>15} {'CPU ms/step':>12} {'peak RSS MiB':>13}"
+    )
     for count, group in sorted(by_count.items()):
         print(
             f"{count:>9} {median([r.throughput for r in group]):>9.0f} {median([r.percentile(0.5) for r in group]):>8.1f}"
             f" {median([r.percentile(0.99) for r in group]):>8.1f} {sum(len(r.errors) for r in group):>7}"
             f" {median([r.instance_cpu for r in group]):>10.1f} {median([r.harness_cpu for r in group]):>14.1f}"
+            f" {median([r.services_cpu for r in group]):>15.1f} {median([r.cpu_per_step_ms for r in group]):>12.1f}"
             f" {median([r.peak_rss_mib for r in group]):>13.0f}"
         )
     if 1 in by_count and 2 in by_count:
         ratios = [b.throughput / a.throughput for a, b in zip(by_count[1], by_count[2], strict=False) if a.throughput]
         print(f"two instances / one, per round: {', '.join(f'{x:.2f}' for x in ratios)}; median {median(ratios):.2f} (target 1.6)")
+        one = by_count[1]
+        ceiling = (os.cpu_count() or 1) * 1000 / median([r.cpu_per_step_ms for r in one]) / median([r.throughput for r in one])
+        print(
+            f"ceiling on this machine: {os.cpu_count()} cores / {median([r.cpu_per_step_ms for r in one]):.1f} ms of CPU per"
+            f" step (everything, one instance) = {ceiling:.2f}x one instance's throughput, whatever the instances do"
+        )
     for r in rounds:
         for error in sorted(set(r.errors))[:5]:
             print(f"  error ({r.instances} instance(s)): {error}")
