@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,20 +15,20 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.config import Settings
 from bot.conversation import Runtime
 from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
+from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
-from bot.middlewares import TurnMiddleware
-from bot.telegram_session import LeanAiohttpSession, pin_response_models
+from bot.process import settle_after_startup
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
+from bot.telegram_session import LeanAiohttpSession, pin_response_models
 from dialogs.languages import telegram_language
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from storage.db import create_engine, ensure_schema, sessions
 
 log = logging.getLogger(__name__)
@@ -141,9 +140,7 @@ class App:
         runtime.wake_sender = sender.wake
         app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender, event_id)
         runtime.reload_approved = app.reload_if_approved
-        # Everything built so far lives as long as the process: keep it out of the
-        # garbage collector's full passes, which otherwise stall every update for tens of ms.
-        gc.freeze()
+        settle_after_startup()
         return app
 
     async def run_polling(

@@ -23,6 +23,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.process import settle_after_startup
 from bot.telegram_session import pin_response_models
 from tests.fake_telegram import DEFAULT_TOKEN
 
@@ -68,7 +69,7 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
     # start-up objects frozen out of the collector. The floor is then aiogram at its best,
     # and the difference left is per-update work.
     pin_response_models()
-    gc.freeze()
+    settle_after_startup()
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report_state, None)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, PAUSES.reset)
     await dispatcher.start_polling(bot)  # until SIGTERM, as in production
