@@ -149,7 +149,6 @@ async def create_handoff(
         association_slug=match.candidate.slug,
     )
 
-
     def notice(ticket_id: int, locale: str) -> str:
         return render_notice(engine, facts, ticket_id, catalogs.get(locale), code)
 

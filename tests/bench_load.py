@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from sqlalchemy.engine import make_url
 
+from tests.bench_driver import cpu_seconds, peak_kib
 from tests.conftest import SECRET
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
 from tests.walks import walk_to_consent
@@ -184,33 +185,19 @@ async def healthy(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"instance on port {port} not healthy after {timeout} s")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 SERVICES = ("postgres", "redis-server")
 
 
 def services_cpu() -> float:
     """CPU seconds used so far by every PostgreSQL and Redis process on this machine."""
     total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            text = stat.read_text()
+            if comm.read_text().strip() in SERVICES:
+                total += cpu_seconds(int(comm.parent.name))
         except OSError:
             continue  # gone meanwhile
-        if text[text.index("(") + 1 : text.rindex(")")] in SERVICES:
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def one_round(count: int, people: int, seconds: float, admin_url: str, redis_url: str, folder: Path) -> Round:
@@ -254,7 +241,7 @@ async def one_round(count: int, people: int, seconds: float, admin_url: str, red
         await asyncio.gather(*walking, return_exceptions=True)
         fake.webhook["url"] = ""  # no more deliveries: the people have gone
         del result.latencies[result.steps :]
-        result.peak_rss_mib = max(peak_rss_mib(p.pid) for p in processes)
+        result.peak_rss_mib = max(peak_kib(p.pid) for p in processes) / 1024
         result.errors += [f"refused {c.method}: {c.description}" for c in fake.refused]
         result.errors += [f"webhook delivery failed: {f.error}" for f in fake.webhook_failures]
     finally:

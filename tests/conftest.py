@@ -19,7 +19,6 @@ import pytest
 from bot.app import App
 from bot.config import Settings, load_settings
 from bot.logs import setup_logging
-from bot.pseudonym import PseudonymousMemoryStorage
 from tests.backends import (
     BACKENDS,
     SERVERS_MISSING,
@@ -50,12 +49,6 @@ class Stack:
     def state(self) -> StateView:
         """Conversation state, in memory or in Redis."""
         return StateView(self.app.dispatcher.storage)
-
-    @property
-    def storage(self) -> PseudonymousMemoryStorage:
-        storage = self.app.dispatcher.storage
-        assert isinstance(storage, PseudonymousMemoryStorage)
-        return storage
 
 
 @pytest.fixture(params=BACKENDS)

@@ -19,15 +19,15 @@ from bot.session import Session
 from dialogs.events import BadEventData, decode
 
 log = logging.getLogger(__name__)
-PRIVATE = F.chat.type == ChatType.PRIVATE
+PRIVATE = OnLoop(F.chat.type == ChatType.PRIVATE)
 
 
 def build_router() -> Router:
     router = Router(name="private")
-    router.message.filter(OnLoop(PRIVATE))
-    router.edited_message.filter(OnLoop(PRIVATE))
+    router.message.filter(PRIVATE)
+    router.edited_message.filter(PRIVATE)
     router.callback_query.filter(OnLoop(F.message.chat.type == ChatType.PRIVATE))
-    router.my_chat_member.filter(OnLoop(PRIVATE))
+    router.my_chat_member.filter(PRIVATE)
     router.callback_query.middleware(AnswerPresses())
 
     @router.message(CommandStart())
