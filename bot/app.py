@@ -27,7 +27,7 @@ from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
 from bot.process import settle_after_startup
 from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
-from bot.telegram_session import LeanAiohttpSession, pin_response_models
+from bot.telegram_session import LeanSession, pin_response_models
 from dialogs.languages import telegram_language
 from storage.db import create_engine, ensure_schema, sessions
 
@@ -54,7 +54,7 @@ async def build_runtime(settings: Settings, database: AsyncEngine) -> tuple[Runt
 
 def build_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(settings.bot_api_url) if settings.bot_api_url else None
-    session = LeanAiohttpSession(api=api) if api else LeanAiohttpSession()
+    session = LeanSession(api=api) if api else LeanSession()
     default = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
     return Bot(settings.require_token(), session=session, default=default)
 
