@@ -23,6 +23,7 @@ import asyncio
 import logging
 import signal
 
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -32,6 +33,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.config import HEALTH_PATH, ConfigError
+from bot.telegram_session import lighten_update
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("bot.webhook.access")
@@ -50,6 +52,15 @@ class AccessLog(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         level = logging.DEBUG if response.status < 400 else logging.WARNING
         self.logger.log(level, "%s %s %d %.0f ms", request.method, request.path, response.status, time * 1000)
+
+
+class UpdateHandler(SimpleRequestHandler):
+    """aiogram's handler, with each update lightened before parsing, as a polled one is."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        update = lighten_update(await request.json(loads=bot.session.json_loads))
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 class WebhookServer:
@@ -73,7 +84,7 @@ class WebhookServer:
         self.app = app
         self.secret_token = settings.require_webhook()
         self.shutdown_seconds = shutdown_seconds
-        self.handler = SimpleRequestHandler(
+        self.handler = UpdateHandler(
             app.dispatcher, app.bot, handle_in_background=False, secret_token=self.secret_token
         )
         self.web = web.Application()

@@ -21,7 +21,7 @@ import pytest_asyncio
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import ClientDecodeError, TelegramBadRequest, TelegramNetworkError
-from aiogram.types import BufferedInputFile, InlineKeyboardButton
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, Message
 from aiohttp import web
 
 from bot import telegram_http
@@ -276,3 +276,19 @@ async def test_a_file_goes_through_aiohttp_as_a_form(fake: FakeTelegram) -> None
     assert sent.document is not None
     (call,) = [c for c in fake.requests if c.method == "sendDocument"]
     assert call.params["document"]["data"] == b"attestation" and call.params["caption"] == "x"
+
+
+async def test_a_pressed_screen_is_not_parsed_again_in_private_chats_only(fake: FakeTelegram) -> None:
+    person = FakeUser(fake, 4444, "Test")
+    association = FakeUser(fake, 4545, "Staff", chat_id=-1004545, chat_type="supergroup", chat_title="Asso")
+    keyboard = PreparedKeyboard(inline_keyboard=[[InlineKeyboardButton(text="Oui", callback_data="y")]])
+    async with session_bot(fake.base_url) as bot:
+        for user in (person, association):
+            await bot.send_message(user.chat_id, "<b>Question</b>", reply_markup=keyboard, parse_mode="HTML")
+            fake.push({"callback_query": fake.new_callback_query(user.user, user.bot_messages()[-1], "y")})
+        updates = await bot.get_updates(timeout=0)
+    private, group = [update.callback_query.message for update in updates if update.callback_query]
+    assert isinstance(private, Message) and isinstance(group, Message)
+    assert private.message_id == person.bot_messages()[-1]["message_id"] and private.chat.id == person.chat_id
+    assert private.text is None and private.reply_markup is None, "the old screen is not parsed again"
+    assert group.text == "Question" and group.reply_markup is not None, "a group's notice keeps everything"
