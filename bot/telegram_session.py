@@ -34,6 +34,7 @@ from typing import Any
 import aiogram
 import certifi
 from aiogram import Bot
+from aiogram.client.default import Default, DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import (
@@ -100,6 +101,10 @@ def lighten_update(update: Any) -> Any:
     return update
 
 
+PLAIN = frozenset({str, int, bool, float})
+"""Values sent as they are (an Enum or a model is prepared by aiogram's `prepare_value`)."""
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -117,6 +122,7 @@ class LeanSession(AiohttpSession):
             user_agent=f"{SERVER_SOFTWARE} aiogram/{aiogram.__version__}",
             ssl_context=ssl.create_default_context(cafile=certifi.where()),
         )
+        self._defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
 
     async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
         body = None if self.proxy is not None else self.json_body(bot, method)
@@ -140,7 +146,13 @@ class LeanSession(AiohttpSession):
         if method.__pydantic_extra__:
             values = {**method.__dict__, **method.__pydantic_extra__}.items()
         for key, value in values:
-            if isinstance(value, PreparedKeyboard):
+            if value is None:
+                continue
+            if type(value) in PLAIN:
+                fields[key] = value
+            elif isinstance(value, Default):
+                fields[key] = self.default_value(bot, value)
+            elif isinstance(value, PreparedKeyboard):
                 wire = value._wire
                 if wire is None:
                     wire = value._wire = dumps(self.prepare_value(value, bot=bot, files=files, _dumps_json=False))
@@ -152,6 +164,13 @@ class LeanSession(AiohttpSession):
         if wire is not None:
             text = f'{text[:-1]}{"," if fields else ""}"reply_markup":{wire}}}'
         return text.encode()
+
+    def default_value(self, bot: Bot, value: Default) -> Any:
+        """A bot default (parse mode, link previews) as sent, prepared once per bot."""
+        known = self._defaults.get(value.name)
+        if known is None or known[0] is not bot.default:
+            known = self._defaults[value.name] = (bot.default, self.prepare_value(value, bot=bot, files={}, _dumps_json=False))
+        return known[1]
 
     def result_of(self, bot: Bot, method: TelegramMethod[Any], status: int, content: bytes) -> Any:
         """The call's result; a refusal is raised exactly as aiogram raises it."""
