@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.filters import Command, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -16,10 +17,21 @@ from bot.filters import OnLoop
 from bot.middlewares import AnswerPresses
 from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
 from bot.session import Session
-from dialogs.events import BadEventData, decode
+from dialogs.events import BadEventData, Event, decode
 
 log = logging.getLogger(__name__)
 PRIVATE = OnLoop(F.chat.type == ChatType.PRIVATE)
+
+
+class ScriptButton(Filter):
+    """A button of the script: passes its `version` and `event` to the handler."""
+
+    async def __call__(self, callback: CallbackQuery) -> bool | dict[str, Any]:
+        try:
+            version, event = decode(callback.data or "")
+        except BadEventData:
+            return False
+        return {"version": version, "event": event}
 
 
 def build_router() -> Router:
@@ -29,6 +41,11 @@ def build_router() -> Router:
     router.callback_query.filter(OnLoop(F.message.chat.type == ChatType.PRIVATE))
     router.my_chat_member.filter(PRIVATE)
     router.callback_query.middleware(AnswerPresses())
+
+    # First: most messages are answers typed at a free-input step, matched in one check.
+    @router.message(OnLoop(F.text & ~F.text.startswith("/")))
+    async def on_text(message: Message, turn: Turn) -> None:
+        await conversation.typed(turn, message.text or "")
 
     @router.message(CommandStart())
     async def on_start(message: Message, turn: Turn) -> None:
@@ -55,10 +72,6 @@ def build_router() -> Router:
     async def on_unknown_command(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.UNKNOWN_COMMAND)
 
-    @router.message(OnLoop(F.text))
-    async def on_text(message: Message, turn: Turn) -> None:
-        await conversation.typed(turn, message.text or "")
-
     @router.message(OnLoop(F.location))
     async def on_location(message: Message, turn: Turn) -> None:
         location = message.location
@@ -76,6 +89,15 @@ def build_router() -> Router:
     @router.edited_message()
     async def on_edited(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.EDITED)
+
+    # First: nearly every press is an answer to the script, so it is matched in one check.
+    @router.callback_query(ScriptButton())
+    async def on_button(
+        callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer, version: str, event: Event
+    ) -> None:
+        refused = await conversation.press(turn, version, event, _editable(callback))
+        if refused:
+            callback_answer.text = turn.tr.gettext(refused)
 
     @router.callback_query(OnLoop(F.data == EXIT_DATA))
     async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
@@ -110,15 +132,9 @@ def build_router() -> Router:
             callback_answer.text = turn.tr.gettext(texts.STALE_BUTTON)
 
     @router.callback_query()
-    async def on_button(callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer) -> None:
-        try:
-            version, event = decode(callback.data or "")
-        except BadEventData:
-            callback_answer.text = turn.tr.gettext(texts.STALE_BUTTON)
-            return
-        refused = await conversation.press(turn, version, event, _editable(callback))
-        if refused:
-            callback_answer.text = turn.tr.gettext(refused)
+    async def on_unknown_button(callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer) -> None:
+        """Forged data, or a button of a kind this version no longer has."""
+        callback_answer.text = turn.tr.gettext(texts.STALE_BUTTON)
 
     @router.my_chat_member()
     async def on_blocked(update: ChatMemberUpdated, turn: Turn) -> None:
