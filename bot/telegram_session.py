@@ -106,7 +106,8 @@ PLAIN = frozenset({str, int, bool, float})
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON, ASCII only: any text, even a stray surrogate, encodes."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 class LeanSession(AiohttpSession):
@@ -151,7 +152,8 @@ class LeanSession(AiohttpSession):
             if type(value) in PLAIN:
                 fields[key] = value
             elif isinstance(value, Default):
-                fields[key] = self.default_value(bot, value)
+                if (default := self.default_value(bot, value)) is not None:
+                    fields[key] = default
             elif isinstance(value, PreparedKeyboard):
                 wire = value._wire
                 if wire is None:

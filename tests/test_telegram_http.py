@@ -298,3 +298,17 @@ async def test_a_pressed_screen_is_not_parsed_again_in_private_chats_only(fake: 
     assert private.message_id == person.bot_messages()[-1]["message_id"] and private.chat.id == person.chat_id
     assert private.text is None and private.reply_markup is None, "the old screen is not parsed again"
     assert group.text == "Question" and group.reply_markup is not None, "a group's notice keeps everything"
+
+
+async def test_a_json_body_leaves_out_unset_defaults_and_encodes_any_text() -> None:
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.methods import SendMessage
+
+    session = LeanSession()
+    bot = Bot(DEFAULT_TOKEN, session=session, default=DefaultBotProperties())  # no default parse mode
+    try:
+        body = session.json_body(bot, SendMessage(chat_id=1, text="نعم \ud800"))
+    finally:
+        await session.close()
+    assert body is not None
+    assert json.loads(body) == {"chat_id": 1, "text": "نعم \ud800"}, "no parse_mode: null, text intact"
