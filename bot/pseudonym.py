@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -25,10 +26,19 @@ class PseudonymKeyBuilder(KeyBuilder):
     def __init__(self, secret: bytes, prefix: str = "fsm") -> None:
         self._secret = secret
         self.prefix = prefix
+        self._last: tuple[weakref.ref[StorageKey], str] | None = None
 
     def pseudonym(self, key: StorageKey) -> str:
+        # aiogram asks five times per update with the same key object (lock, state, data,
+        # save): remember the last answer for as long as that object lives, and no longer,
+        # so no Telegram id outlives its update here.
+        last = self._last
+        if last is not None and last[0]() is key:
+            return last[1]
         raw = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id or ''}:{key.destiny}"
-        return hmac.new(self._secret, raw.encode(), hashlib.sha256).hexdigest()[:32]
+        pseudonym = hmac.new(self._secret, raw.encode(), hashlib.sha256).hexdigest()[:32]
+        self._last = (weakref.ref(key), pseudonym)
+        return pseudonym
 
     def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
         name = f"{self.prefix}:{self.pseudonym(key)}"

@@ -50,6 +50,7 @@ from aiogram.methods.base import Response
 from aiogram.types import InlineKeyboardMarkup
 from aiohttp.http import SERVER_SOFTWARE
 from pydantic import PrivateAttr, ValidationError
+from pydantic_core import from_json
 
 from bot.telegram_http import JsonClient
 
@@ -178,7 +179,7 @@ class LeanSession(AiohttpSession):
         """The call's result; a refusal is raised exactly as aiogram raises it."""
         if status == HTTPStatus.OK:
             try:
-                data = json.loads(content)
+                data = from_json(content)  # pydantic's parser: about twice as fast as json.loads
             except ValueError:
                 data = None
             if isinstance(data, dict) and data.get("ok") is True:

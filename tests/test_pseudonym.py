@@ -30,6 +30,16 @@ def test_keys_are_hmacs_not_hashes() -> None:
     assert one != PseudonymKeyBuilder(b"a" * 32).build(key(123456780))
 
 
+def test_the_last_pseudonym_is_remembered_only_while_its_key_lives() -> None:
+    builder = PseudonymKeyBuilder(b"a" * 32)
+    first = key(123456789)
+    assert builder.pseudonym(first) == builder.pseudonym(first)
+    assert builder.pseudonym(key(123456780)) != builder.pseudonym(first), "another person, another pseudonym"
+    assert builder._last is not None and builder._last[0]() is first
+    del first
+    assert builder._last[0]() is None, "no Telegram id is held once its update is over"
+
+
 async def test_state_expires_after_idle_ttl() -> None:
     clock = Clock()
     storage = PseudonymousMemoryStorage(PseudonymKeyBuilder(b"s" * 32), ttl=60, clock=clock)
