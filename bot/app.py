@@ -12,13 +12,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.conversation import Runtime
 from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
@@ -97,6 +98,19 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
     return dispatcher
 
 
+async def check_telegram(bot: Bot, settings: Settings) -> None:
+    """Before serving: the token is accepted and the Bot API answers, or one line says what to fix."""
+    try:
+        await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise ConfigError("BOT_TOKEN was refused by the Bot API (Unauthorized): copy it again from @BotFather") from None
+    except (TelegramNetworkError, TelegramNotFound) as exc:
+        where = settings.bot_api_url or "Telegram's Bot API"
+        raise ConfigError(f"BOT_API_URL: {where} did not answer as a Bot API server ({exc.message}): check it and the network") from None
+    except TelegramAPIError as exc:
+        raise ConfigError(f"the Bot API refused getMe ({exc.message}): try again later") from None
+
+
 async def set_menus(bot: Bot, runtime: Runtime) -> None:
     """Command menu, description and short description in every language Telegram can name.
 
@@ -160,7 +174,11 @@ class App:
     async def background(self, maintenance_every: float | None = None) -> AsyncIterator[None]:
         """What runs beside the updates, polling or webhook: the menus are set, the outbox
         sender and the timers run inside this block, and are stopped cleanly on the way out."""
-        await set_menus(self.bot, self.runtime)
+        await check_telegram(self.bot, self.settings)
+        try:
+            await set_menus(self.bot, self.runtime)
+        except TelegramAPIError as exc:  # cosmetic: the conversation works without them
+            log.warning("could not set the command menus (%s); they are set again at the next approval", type(exc).__name__)
         self.sender.start()
         timers = [
             asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),

@@ -93,7 +93,7 @@ async def running_stack(backend: Backend, logs: io.StringIO, **overrides: object
         # handle_as_tasks=False: aiogram polls again only once an update is handled,
         # which is how the fake knows a user's action has settled.
         polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, handle_signals=False))
-        await fake.wait_for(lambda: any(r.method == "getMe" for r in fake.requests))
+        await fake.wait_for(lambda: fake.polls > 0)  # checked the token, set the menus, polling
         try:
             yield Stack(fake, app, logs, backend)
         finally:

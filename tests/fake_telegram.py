@@ -1019,6 +1019,11 @@ class FakeTelegram:
             except TimeoutError:
                 pass
 
+    @property
+    def polls(self) -> int:
+        """How many getUpdates calls have begun: the bot is polling once this is above 0."""
+        return self._poll_generation
+
     def unanswered_callback_queries(self) -> list[str]:
         """Ids of callback queries the bot never answered (the user sees a spinner)."""
         return [qid for qid, q in self._callback_queries.items() if not q["answered"]]
@@ -1263,6 +1268,7 @@ class FakeTelegram:
         self._poll_generation += 1
         generation = self._poll_generation
         self._wake_pollers()  # an older poll now answers 409, as Telegram does
+        self._notify()  # `polls` changed
         self._confirm(offset)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

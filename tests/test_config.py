@@ -98,3 +98,38 @@ def test_try_walks_the_script_without_telegram(tmp_path: Path) -> None:
     assert "Are you safe" in result.stdout
     assert "[handoff]" in result.stdout and "'departement': '93'" in result.stdout
     assert result.stdout.rstrip().endswith("aiogram imported: False")
+
+
+def test_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
+    """The fake, like Telegram, answers 401 to a well-formed token it does not know."""
+    import asyncio
+
+    from tests.fake_telegram import FakeTelegram
+
+    async def run_against_fake() -> subprocess.CompletedProcess[str]:
+        async with FakeTelegram() as fake:
+            env = {"BOT_TOKEN": "123456:ABCdefGhIJKlmnoPQRstuVWXyz0123456789", "BOT_API_URL": fake.base_url,
+                   "PASSERELLE_SECRET": "s" * 32}
+            return await asyncio.to_thread(run_cli, "run", env=env, cwd=tmp_path)
+
+    result = asyncio.run(run_against_fake())
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "passerelle: BOT_TOKEN was refused by the Bot API (Unauthorized): copy it again from @BotFather"
+    )
+    assert "ABCdefGhIJKlmnoPQRstuVWXyz" not in result.stderr, "the token is never printed"
+
+
+def test_an_unreachable_bot_api_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"BOT_TOKEN": DEFAULT_TOKEN, "BOT_API_URL": f"http://127.0.0.1:{port}", "PASSERELLE_SECRET": "s" * 32}
+    result = run_cli("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"passerelle: BOT_API_URL: http://127.0.0.1:{port} did not answer"), result.stderr
