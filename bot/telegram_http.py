@@ -46,6 +46,9 @@ class Exchange(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.answer: asyncio.Future[tuple[int, bytes]] | None = None
         self.body: list[bytes] = []
+        self.framed = False
+        """The answer being read says where it ends (Content-Length or chunked)."""
+        self.headers_done = False
         self.closed = False
         self.idle_since = 0.0
 
@@ -60,26 +63,38 @@ class Exchange(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self.fail(ConnectionClosed(f"malformed answer: {error}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as error:
+            self.fail(ConnectionClosed(f"malformed answer: {error!r}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.headers_done and not self.framed:  # an answer that ends where the connection does
+            self.complete()
         self.fail(ConnectionClosed("the server closed the connection"))
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.body, self.framed, self.headers_done = [], False, False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
     def on_body(self, chunk: bytes) -> None:
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
-        answer, self.answer = self.answer, None
-        result = (self.parser.get_status_code(), b"".join(self.body))
-        self.body = []
+        if 100 <= self.parser.get_status_code() < 200:
+            self.headers_done = False
+            return  # an interim answer (103 Early Hints...): the real one follows
         if not self.parser.should_keep_alive():
             self.close()
-        if answer is not None and not answer.done():
-            answer.set_result(result)
+        self.complete()
 
     # our side
     def send(self, request: bytes) -> asyncio.Future[tuple[int, bytes]]:
@@ -88,10 +103,25 @@ class Exchange(asyncio.Protocol):
         self.transport.write(request)
         return self.answer
 
+    def complete(self) -> None:
+        answer, self.answer = self.answer, None
+        result = (self.parser.get_status_code(), b"".join(self.body))
+        self.body, self.headers_done = [], False
+        if answer is not None and not answer.done():
+            answer.set_result(result)
+
     def fail(self, error: Exception) -> None:
         answer, self.answer = self.answer, None
         if answer is not None and not answer.done():
             answer.set_exception(error)
+
+    def usable(self, now: float) -> bool:
+        return (
+            not self.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and now - self.idle_since < IDLE_REUSE_SECONDS
+        )
 
     def close(self) -> None:
         self.closed = True
@@ -109,19 +139,23 @@ class JsonClient:
         self.idle: dict[Origin, list[Exchange]] = {}
         self.slots: dict[Origin, asyncio.Semaphore] = {}
         self.heads: dict[str, tuple[Origin, bytes]] = {}
+        self.busy: set[Exchange] = set()
 
     async def post(self, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
         """(status, body) of the answer. Raises OSError (ConnectionClosed included) or TimeoutError."""
         origin, head = self.head_of(url)
         request = head + b"%d\r\n\r\n" % len(body) + body
         slots = self.slots.get(origin) or self.slots.setdefault(origin, asyncio.Semaphore(self.limit))
-        async with slots, asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout), slots:  # waiting for a free connection counts too
             exchange = self.take(origin) or await self.connect(origin)
+            self.busy.add(exchange)
             try:
                 answer = await exchange.send(request)
             except BaseException:  # closed, timed out or cancelled: the connection is done
                 exchange.close()
                 raise
+            finally:
+                self.busy.discard(exchange)
         if not exchange.closed:
             exchange.idle_since = time.monotonic()
             self.idle.setdefault(origin, []).append(exchange)
@@ -148,7 +182,7 @@ class JsonClient:
         now = time.monotonic()
         while idle:
             exchange = idle.pop()
-            if not exchange.closed and now - exchange.idle_since < IDLE_REUSE_SECONDS:
+            if exchange.usable(now):
                 return exchange
             exchange.close()
         return None
@@ -158,12 +192,17 @@ class JsonClient:
         secure = origin.scheme == "https"
         context = (self.ssl_context or ssl.create_default_context()) if secure else None
         _, exchange = await loop.create_connection(
-            Exchange, origin.host, origin.port, ssl=context, server_hostname=origin.host if secure else None
+            Exchange,
+            origin.host,
+            origin.port,
+            ssl=context,
+            server_hostname=origin.host if secure else None,
+            happy_eyeballs_delay=0.25,  # as aiohttp: a dead IPv6 route does not stall every call
         )
         return exchange
 
     async def close(self) -> None:
-        for idle in self.idle.values():
-            for exchange in idle:
-                exchange.close()
+        """Close every connection, the busy ones too (as aiohttp does); a later call opens new ones."""
+        for exchange in [*self.busy, *(e for idle in self.idle.values() for e in idle)]:
+            exchange.close()
         self.idle.clear()

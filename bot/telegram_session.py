@@ -21,7 +21,7 @@ nothing about anyone, so neither does the cached JSON.
 4. Send every call that carries no file as one JSON body through `bot.telegram_http`
 (about a third of the CPU of aiohttp's form and request machinery).
 
-5. Do not parse the old screen that comes back with every button press (`lighten_update`).
+5. Do not parse the old screen that comes back with every script button press (`lighten_update`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from pydantic import PrivateAttr, ValidationError
 from pydantic_core import from_json
 
 from bot.telegram_http import JsonClient
+from dialogs.events import BadEventData, decode
 
 HOT_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
     GetUpdates,
@@ -81,25 +82,39 @@ class PreparedKeyboard(InlineKeyboardMarkup):
     _wire: str | None = PrivateAttr(default=None)
 
 
-PRESSED_MESSAGE_READ = frozenset({"message_id", "date", "chat", "from", "message_thread_id", "business_connection_id"})
-"""What the bot reads of the message a button was pressed on, in a private chat: which
-message it is, to edit or delete it (aiogram's `Message.edit_*` methods need no more)."""
+PRESSED_MESSAGE_READ = frozenset(
+    {"message_id", "date", "chat", "from", "message_thread_id", "is_topic_message", "business_connection_id"}
+)
+"""What the conversation reads of the screen a script button was on: which message it is,
+to edit or delete it (aiogram's `Message.edit_*` methods need no more)."""
 
 
 def lighten_update(update: Any) -> Any:
-    """Drop the text and keyboard that Telegram repeats with each button press in a private chat.
+    """Drop the text and keyboard that Telegram repeats with each press of a script button.
 
     Telegram sends back the whole message a button was on, keyboard included, and aiogram
     builds a model for every button: about two thirds of the cost of parsing a press. The
-    conversation is driven by the stored state, never by what the old screen said, so in
-    private chats the message is cut down to `PRESSED_MESSAGE_READ` before it is parsed.
-    Group chats keep everything (an association's notice is rebuilt from its own text).
+    conversation is driven by the stored state, never by what the old screen said, so a
+    press on a script button (data that `dialogs.events.decode` reads) in a private chat
+    comes with its message cut down to `PRESSED_MESSAGE_READ`. Every other press keeps
+    everything: an association's notice, for one, is rebuilt from its own text and keyboard.
     """
     query = update.get("callback_query") if isinstance(update, dict) else None
     message = query.get("message") if isinstance(query, dict) else None
-    if isinstance(message, dict) and (message.get("chat") or {}).get("type") == "private":
+    if isinstance(message, dict) and (message.get("chat") or {}).get("type") == "private" and is_script_button(query):
         query["message"] = {key: value for key, value in message.items() if key in PRESSED_MESSAGE_READ}
     return update
+
+
+def is_script_button(query: dict[str, Any]) -> bool:
+    data = query.get("data")
+    if not isinstance(data, str):
+        return False
+    try:
+        decode(data)
+    except BadEventData:
+        return False
+    return True
 
 
 PLAIN = frozenset({str, int, bool, float})
@@ -118,11 +133,12 @@ class LeanSession(AiohttpSession):
     raised as aiogram raises them, so callers see no difference.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, limit: int = 100, **kwargs: Any) -> None:
+        super().__init__(limit=limit, **kwargs)
         self.http = JsonClient(
             user_agent=f"{SERVER_SOFTWARE} aiogram/{aiogram.__version__}",
             ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            limit=limit,
         )
         self._defaults: dict[str, tuple[DefaultBotProperties, Any]] = {}
 

@@ -106,6 +106,27 @@ async def test_accept_and_reply_reach_the_person(stack: Stack) -> None:
     assert stack.fake.refused == []
 
 
+async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack) -> None:
+    """A one-person association may enrol its private chat: its notice buttons are not script
+    buttons, so the notice comes back whole with each press and is rebuilt from it."""
+    from storage.directory import create_enrollment_code, import_csv
+    from tests.handoff_fixtures import DIRECTORY
+
+    async with stack.app.runtime.db() as session:
+        await import_csv(session, DIRECTORY.encode())
+        code = await create_enrollment_code(session, "test-paris")
+    staff = stack.user(50_100, first_name="Solo")
+    await staff.send(f"/enroll {code}")
+    await consent_and_send(stack.user())
+    notice = await stack.fake.wait_for(
+        lambda: next((m for m in staff.bot_messages() if "demande anonyme" in m["text"].lower()), None), timeout=10
+    )
+    await staff.press("Accepter", notice["message_id"])
+    after = staff.chat_state.messages[notice["message_id"]]
+    assert notice["text"].splitlines()[0] in after["text"] and "Acceptée" in after["text"]
+    assert [b["text"] for row in after["reply_markup"]["inline_keyboard"] for b in row] == ["💬 Répondre"]
+
+
 async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
     from storage.directory import create_enrollment_code
 

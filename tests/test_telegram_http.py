@@ -142,6 +142,16 @@ async def test_connection_close_is_honoured() -> None:
     await http.close()
 
 
+async def test_an_interim_answer_is_skipped_and_an_unframed_one_ends_with_the_connection() -> None:
+    early_hints = b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n" + OK_TRUE
+    unframed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + OK_TRUE  # then the server closes
+    http = client()
+    async with raw_server([early_hints, unframed]) as url:
+        assert await http.post(f"{url}/bot1/getMe", b"{}", 5) == (200, OK_TRUE)
+        assert await http.post(f"{url}/bot1/getMe", b"{}", 5) == (200, OK_TRUE)
+    await http.close()
+
+
 async def test_a_server_closing_without_answering_is_an_error_not_a_retry() -> None:
     answered = b"HTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n" + OK_TRUE
     answers: list[bytes | None] = [answered, None]
@@ -170,6 +180,27 @@ async def test_a_timeout_abandons_the_connection() -> None:
         assert await http.post(f"{url}/bot1/getMe", b"{}", 5) == (200, OK_TRUE)
         await http.close()
     assert len(set(ports)) == 2, "the late answer could not be taken for the next call's"
+
+
+async def test_waiting_for_a_free_connection_counts_in_the_timeout_and_close_ends_every_call() -> None:
+    release = asyncio.Event()
+
+    async def stuck(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(body=OK_TRUE)
+
+    http = JsonClient(user_agent="passerelle-test", limit=1)
+    async with aiohttp_server(stuck) as (url, _):
+        holding = asyncio.create_task(http.post(f"{url}/bot1/getUpdates", b"{}", 30))
+        await asyncio.sleep(0.1)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            await http.post(f"{url}/bot1/getMe", b"{}", 0.2)
+        assert asyncio.get_running_loop().time() - started < 1
+        await http.close()
+        with pytest.raises(ConnectionClosed):
+            await holding
+        release.set()
 
 
 async def test_an_idle_connection_is_not_reused_past_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,6 +297,7 @@ async def test_the_session_raises_what_aiogram_raises(fake: FakeTelegram) -> Non
         assert sent.text == "Question" and sent.reply_markup is not None
         assert sent.reply_markup.inline_keyboard[0][0].callback_data == "y"
         assert bot.session._session is None, "JSON calls never open aiohttp's session"  # type: ignore[attr-defined]
+    assert LeanSession(limit=5).http.limit == 5
     async with raw_server([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!"]) as url, session_bot(url) as bot:
         with pytest.raises(ClientDecodeError):
             await bot.get_me()
@@ -284,20 +316,24 @@ async def test_a_file_goes_through_aiohttp_as_a_form(fake: FakeTelegram) -> None
     assert call.params["document"]["data"] == b"attestation" and call.params["caption"] == "x"
 
 
-async def test_a_pressed_screen_is_not_parsed_again_in_private_chats_only(fake: FakeTelegram) -> None:
+async def test_a_pressed_script_screen_is_not_parsed_again(fake: FakeTelegram) -> None:
+    """Only a script button in a private chat loses its old screen: a notice button keeps it,
+    in a private chat as in a group (the association handler rebuilds the notice from it)."""
     person = FakeUser(fake, 4444, "Test")
     association = FakeUser(fake, 4545, "Staff", chat_id=-1004545, chat_type="supergroup", chat_title="Asso")
+    presses = [(person, "0123abcd:c:needs:1"), (person, "t:a:17"), (association, "0123abcd:c:needs:1")]
     keyboard = PreparedKeyboard(inline_keyboard=[[InlineKeyboardButton(text="Oui", callback_data="y")]])
     async with session_bot(fake.base_url) as bot:
-        for user in (person, association):
+        for user, data in presses:
             await bot.send_message(user.chat_id, "<b>Question</b>", reply_markup=keyboard, parse_mode="HTML")
-            fake.push({"callback_query": fake.new_callback_query(user.user, user.bot_messages()[-1], "y")})
+            fake.push({"callback_query": fake.new_callback_query(user.user, user.bot_messages()[-1], data)})
         updates = await bot.get_updates(timeout=0)
-    private, group = [update.callback_query.message for update in updates if update.callback_query]
-    assert isinstance(private, Message) and isinstance(group, Message)
-    assert private.message_id == person.bot_messages()[-1]["message_id"] and private.chat.id == person.chat_id
-    assert private.text is None and private.reply_markup is None, "the old screen is not parsed again"
-    assert group.text == "Question" and group.reply_markup is not None, "a group's notice keeps everything"
+    script, notice, group = [update.callback_query.message for update in updates if update.callback_query]
+    assert isinstance(script, Message) and isinstance(notice, Message) and isinstance(group, Message)
+    assert script.message_id == person.bot_messages()[0]["message_id"] and script.chat.id == person.chat_id
+    assert script.text is None and script.reply_markup is None, "the old screen is not parsed again"
+    for kept in (notice, group):
+        assert kept.text == "Question" and kept.reply_markup is not None
 
 
 async def test_a_json_body_leaves_out_unset_defaults_and_encodes_any_text() -> None:
