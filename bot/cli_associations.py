@@ -50,7 +50,7 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
     engine = create_engine(database_url)
     try:
         await ensure_schema(engine)
-        async with sessions(engine)() as session:
+        async with sessions(engine).begin() as session:  # one command, one transaction
             return await _dispatch(args, session)
     finally:
         await engine.dispose()

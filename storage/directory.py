@@ -4,6 +4,10 @@ Operators keep their verified directory in a spreadsheet and import it as CSV. A
 applied whole or not at all: every row is validated first, and every error is reported
 as `line N: column: message`, so one round of fixes is enough. Nothing here invents a
 contact detail: an empty cell stays empty.
+
+Like storage.tickets, nothing here commits: each caller owns its transaction
+(`async with db.begin() as session:`), so an import or an enrollment is applied whole
+with whatever else the caller does, or not at all.
 """
 
 from __future__ import annotations
@@ -412,31 +416,27 @@ class ImportResult:
 
 
 async def import_csv(session: AsyncSession, data: bytes) -> ImportResult:
-    """Validate the whole file, then upsert by slug in one transaction (all rows or none).
+    """Validate the whole file, then upsert by slug in the caller's transaction (all rows or none).
 
-    Raises DirectoryErrors before touching the database. Commits the session on success.
+    Raises DirectoryErrors before touching the database.
     """
     rows = parse_csv(data)
-    try:
-        existing = {a.slug: a for a in (await session.scalars(select(Association))).all()}
-        created, updated, unchanged = [], [], []
-        for row in rows:
-            values = row.model_dump()
-            association = existing.get(row.slug)
-            if association is None:
-                session.add(Association(**values))
-                created.append(row.slug)
-                continue
-            changed = {name: value for name, value in values.items() if getattr(association, name) != value}
-            for name, value in changed.items():
-                setattr(association, name, value)
-            (updated if changed else unchanged).append(row.slug)
-        in_file = {row.slug for row in rows}
-        kept = tuple(sorted(slug for slug in existing if slug not in in_file))
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    existing = {a.slug: a for a in (await session.scalars(select(Association))).all()}
+    created, updated, unchanged = [], [], []
+    for row in rows:
+        values = row.model_dump()
+        association = existing.get(row.slug)
+        if association is None:
+            session.add(Association(**values))
+            created.append(row.slug)
+            continue
+        changed = {name: value for name, value in values.items() if getattr(association, name) != value}
+        for name, value in changed.items():
+            setattr(association, name, value)
+        (updated if changed else unchanged).append(row.slug)
+    await session.flush()
+    in_file = {row.slug for row in rows}
+    kept = tuple(sorted(slug for slug in existing if slug not in in_file))
     return ImportResult(tuple(created), tuple(updated), tuple(unchanged), kept)
 
 
@@ -668,7 +668,7 @@ async def create_enrollment_code(session: AsyncSession, slug: str) -> str:
             used=False,
         )
     )
-    await session.commit()
+    await session.flush()
     return code
 
 
@@ -682,31 +682,24 @@ async def enroll(session: AsyncSession, code: str, chat_id: int) -> Association 
     digest = _enrollment_hash(code)
     if digest is None:
         return None
-    try:
-        spent = await session.execute(
-            update(EnrollmentCode)
-            .where(
-                EnrollmentCode.code_hash == digest,
-                EnrollmentCode.used.is_(False),
-                EnrollmentCode.expires_at > _now(),
-            )
-            .values(used=True)
-            .returning(EnrollmentCode.association_id)
+    spent = await session.execute(
+        update(EnrollmentCode)
+        .where(
+            EnrollmentCode.code_hash == digest,
+            EnrollmentCode.used.is_(False),
+            EnrollmentCode.expires_at > _now(),
         )
-        association_id = spent.scalar_one_or_none()
-        if association_id is None:
-            await session.rollback()
-            return None
-        await session.execute(
-            delete(EnrolledChat).where(
-                (EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id)
-            )
-        )
-        session.add(EnrolledChat(association_id=association_id, chat_id=chat_id))
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+        .values(used=True)
+        .returning(EnrollmentCode.association_id)
+    )
+    association_id = spent.scalar_one_or_none()
+    if association_id is None:
+        return None
+    await session.execute(
+        delete(EnrolledChat).where((EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id))
+    )
+    session.add(EnrolledChat(association_id=association_id, chat_id=chat_id))
+    await session.flush()
     return await session.get(Association, association_id, populate_existing=True)
 
 
@@ -715,5 +708,4 @@ async def unenroll(session: AsyncSession, slug: str) -> bool:
     association = await _association(session, slug)
     removed = await session.execute(delete(EnrolledChat).where(EnrolledChat.association_id == association.id))
     await _retire_codes(session, association.id)
-    await session.commit()
     return bool(removed.rowcount)

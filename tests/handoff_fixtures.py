@@ -28,11 +28,11 @@ class Directory:
 
 async def enrolled_directory(stack: Stack) -> Directory:
     db = stack.app.runtime.db
-    async with db() as session:
+    async with db.begin() as session:
         await import_csv(session, DIRECTORY.encode())
     staff: dict[str, FakeUser] = {}
     for number, (slug, chat_id) in enumerate(GROUPS.items()):
-        async with db() as session:
+        async with db.begin() as session:
             code = await create_enrollment_code(session, slug)
         member = stack.user(50_000 + number, first_name="Staff", chat_id=chat_id, chat_type="group", chat_title=slug)
         await member.send(f"/enroll {code}")

@@ -491,7 +491,7 @@ async def test_cli_enroll_prints_the_code_last(
     lines = capsys.readouterr().out.splitlines()
     code = lines[-1]
     assert f"/enroll {code}" in lines[-2] and "48 hours" in lines[-2]
-    async with sessions(engine)() as session:
+    async with sessions(engine).begin() as session:
         association = await enroll(session, code, chat_id=-100_001)
     assert association is not None and association.slug == "test-nord"
 

@@ -200,11 +200,11 @@ async def prepare_directory(backend: Backend) -> None:
     engine = create_engine(backend.database_url)
     await ensure_schema(engine)
     db = sessions(engine)
-    async with db() as session:
+    async with db.begin() as session:
         await import_csv(session, DIRECTORY.encode())
-    async with db() as session:
+    async with db.begin() as session:
         code = await create_enrollment_code(session, "test-paris")
-    async with db() as session:
+    async with db.begin() as session:
         assert await enroll(session, code, PARIS) is not None
     await engine.dispose()
 

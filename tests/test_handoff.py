@@ -112,7 +112,7 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
     from storage.directory import create_enrollment_code, import_csv
     from tests.handoff_fixtures import DIRECTORY
 
-    async with stack.app.runtime.db() as session:
+    async with stack.app.runtime.db.begin() as session:
         await import_csv(session, DIRECTORY.encode())
         code = await create_enrollment_code(session, "test-paris")
     staff = stack.user(50_100, first_name="Solo")
@@ -131,7 +131,7 @@ async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
     from storage.directory import create_enrollment_code
 
     await enrolled_directory(stack)
-    async with stack.app.runtime.db() as session:
+    async with stack.app.runtime.db.begin() as session:
         code = await create_enrollment_code(session, "test-lyon")
     first = stack.user(60_001, chat_id=-3001, chat_type="group")
     await first.send(f"/enroll {code}")

@@ -31,7 +31,7 @@ def build_router() -> Router:
 
     @router.message(Command("enroll"))
     async def on_enroll(message: Message, command: CommandObject, runtime: Runtime) -> None:
-        async with runtime.db() as session:  # enroll() commits its own transaction
+        async with runtime.db.begin() as session:
             association = await enroll(session, (command.args or "").strip(), message.chat.id)
         tr = runtime.catalogs.get(association.notice_locale if association else runtime.settings.default_locale)
         text = tr.gettext(texts.ENROLLED).format(name=association.name) if association else tr.gettext(texts.ENROLL_REFUSED)
