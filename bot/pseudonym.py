@@ -150,11 +150,12 @@ class PseudonymEventIsolation(BaseEventIsolation):
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[name]
-            if users <= 1:
-                del self._locks[name]
-            else:
-                self._locks[name] = (lock, users - 1)
+            held = self._locks.get(name)  # None once close() has emptied the table
+            if held is not None:
+                if held[1] <= 1:
+                    del self._locks[name]
+                else:
+                    self._locks[name] = (held[0], held[1] - 1)
 
     async def close(self) -> None:
         self._locks.clear()

@@ -85,3 +85,13 @@ async def test_isolation_serialises_one_person_and_prunes_locks() -> None:
     assert order.index("<a1") < order.index("a2>"), "same person: one at a time"
     assert order.index("b>") < order.index("<a1"), "another person is not held up"
     assert isolation._locks == {}  # noqa: SLF001
+
+
+async def test_closing_the_isolation_while_an_update_holds_its_lock_is_harmless() -> None:
+    """At shutdown aiogram closes the isolation while the last handlers may still run."""
+    isolation = PseudonymEventIsolation(PseudonymKeyBuilder(b"s" * 32))
+    async with isolation.lock(key(1)):
+        await isolation.close()
+    async with isolation.lock(key(1)):  # and it still works afterwards
+        pass
+    assert isolation._locks == {}
