@@ -105,8 +105,12 @@ async def check_telegram(bot: Bot, settings: Settings) -> None:
     except TelegramUnauthorizedError:
         raise ConfigError("BOT_TOKEN was refused by the Bot API (Unauthorized): copy it again from @BotFather") from None
     except (TelegramNetworkError, TelegramNotFound) as exc:
-        where = settings.bot_api_url or "Telegram's Bot API"
-        raise ConfigError(f"BOT_API_URL: {where} did not answer as a Bot API server ({exc.message}): check it and the network") from None
+        if settings.bot_api_url:
+            raise ConfigError(
+                f"BOT_API_URL: {settings.bot_api_url} did not answer as a Bot API server ({exc.message}): "
+                "check it and the network"
+            ) from None
+        raise ConfigError(f"cannot reach Telegram's Bot API ({exc.message}): check this machine's network") from None
     except TelegramAPIError as exc:
         raise ConfigError(f"the Bot API refused getMe ({exc.message}): try again later") from None
 
