@@ -30,10 +30,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("bare", "bare+answer", "bare+screen", "passerelle")
+MODES = ("bare", "bare+answer", "bare+screen", "lean+screen", "passerelle")
 """bare: one short message per update (the issue's floor); bare+answer: also answers each
 button press, as any bot must (Telegram shows a spinner until it does); bare+screen: and
-its message is as big as one of our screens (text and nine buttons)."""
+its message is as big as one of our screens (text and nine buttons); lean+screen: the
+same, through Passerelle's own HTTP session, so that what is left between it and
+Passerelle is Passerelle's own work per update (state, engine, rendering, routing)."""
 HARNESS_CPU, BOT_CPU = 1, 0
 """With --pin: the core of the fake and the driver, and the bot's."""
 

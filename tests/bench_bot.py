@@ -41,11 +41,13 @@ def screen_like_ours() -> tuple[str, InlineKeyboardMarkup]:
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
+async def bare(base_url: str, answer_callbacks: bool, screen: bool, lean: bool) -> None:
     """The floor: one handler that answers every update with one message.
 
     With `screen`, that message is as big as one of ours (text and keyboard), so the
-    difference left is Passerelle's own work, not the size of what it shows.
+    difference left is Passerelle's own work, not the size of what it shows. With `lean`,
+    it talks to the Bot API through Passerelle's session (bot.telegram_session) instead
+    of aiogram's, so the difference left is not the HTTP client either.
     """
     router = Router()
     text, markup = screen_like_ours() if screen else ("ok", None)
@@ -63,7 +65,14 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool) -> None:
 
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
-    bot = Bot(DEFAULT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
+    api = TelegramAPIServer.from_base(base_url)
+    if lean:
+        from bot.telegram_session import LeanSession
+
+        session: AiohttpSession = LeanSession(api=api)
+    else:
+        session = AiohttpSession(api=api)
+    bot = Bot(DEFAULT_TOKEN, session=session)
     # The same process conditions as Passerelle's (bot.app.App.create): aiogram's response
     # models held (else pydantic rebuilds them after each collection, ~10 ms each), and the
     # start-up objects frozen out of the collector. The floor is then aiogram at its best,
@@ -135,7 +144,12 @@ def main() -> None:
     run = (
         passerelle(base_url)
         if mode == "passerelle"
-        else bare(base_url, answer_callbacks=mode != "bare", screen=mode == "bare+screen")
+        else bare(
+            base_url,
+            answer_callbacks=mode != "bare",
+            screen=mode in ("bare+screen", "lean+screen"),
+            lean=mode == "lean+screen",
+        )
     )
     profile_to = os.environ.get("BENCH_PROFILE")
     if not profile_to:
