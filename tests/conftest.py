@@ -85,14 +85,20 @@ def make_settings(backend: Backend, base_url: str, **overrides: object) -> Setti
 
 
 @asynccontextmanager
-async def running_stack(backend: Backend, logs: io.StringIO, **overrides: object) -> AsyncIterator[Stack]:
-    """A fake Telegram and the real app polling it; settings overridable (e.g. moderator_ids)."""
+async def running_stack(
+    backend: Backend, logs: io.StringIO, *, as_tasks: bool = False, **overrides: object
+) -> AsyncIterator[Stack]:
+    """A fake Telegram and the real app polling it; settings overridable (e.g. moderator_ids).
+
+    By default updates are handled one after the other (handle_as_tasks=False): aiogram
+    polls again only once an update is handled, which is how the fake knows a user's action
+    has settled. `as_tasks=True` handles them concurrently, as `passerelle run` does; a
+    user's action then returns once the update is taken, and tests wait for its effects.
+    """
     async with FakeTelegram() as fake:
         settings = make_settings(backend, fake.base_url, **overrides)
         app = await App.create(settings)
-        # handle_as_tasks=False: aiogram polls again only once an update is handled,
-        # which is how the fake knows a user's action has settled.
-        polling = asyncio.create_task(app.run_polling(handle_as_tasks=False, handle_signals=False))
+        polling = asyncio.create_task(app.run_polling(handle_as_tasks=as_tasks, handle_signals=False))
         await fake.wait_for(lambda: fake.polls > 0)  # checked the token, set the menus, polling
         try:
             yield Stack(fake, app, logs, backend)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import pytest
 
-from tests.conftest import Stack
+from tests.backends import Backend
+from tests.conftest import Stack, running_stack
 from tests.walks import french_leftovers, walk_to_consent
 
 
@@ -129,3 +133,26 @@ async def test_groups_get_no_conversation(stack: Stack) -> None:
     await member.send_message(sticker={"file_id": "s", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False})
     assert member.bot_messages() == []
     assert not any(r.method == "sendMessage" for r in stack.fake.requests)
+
+
+async def test_as_passerelle_run_polls_many_people_at_once_and_a_double_tap_counts_once(
+    backend: Backend, captured_logs: io.StringIO
+) -> None:
+    """Updates handled concurrently, as in production: twenty people start at the same time,
+    and one taps the same button twice before the first tap is answered."""
+    async with running_stack(backend, captured_logs, as_tasks=True) as stack:
+        people = [stack.user(880_000 + n) for n in range(20)]
+        await asyncio.gather(*(person.send("/start") for person in people))
+        await stack.fake.wait_for(lambda: all(person.bot_messages() for person in people), timeout=10)
+        assert all("Bonjour" in person.last()["text"] for person in people)
+
+        tapper = people[0]
+        await asyncio.gather(tapper.press("J'ai compris"), tapper.press("J'ai compris"))
+        await stack.fake.wait_for(lambda: not stack.fake.unanswered_callback_queries(), timeout=10)
+        await stack.fake.wait_for(lambda: "en sécurité" in tapper.last()["text"], timeout=10)
+        answers = list(stack.fake.callback_answers.values())
+        assert len(answers) == 2, "each tap is answered exactly once"
+        assert len(tapper.bot_messages()) == 1, "both taps edit the one screen; nothing new is sent"
+        assert await stack.state.count() == 20
+        assert stack.fake.refused == []
+        assert "update failed" not in captured_logs.getvalue()
