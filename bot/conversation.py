@@ -167,7 +167,7 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
         turn, turn.bot.send_message(chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup)
     )
     session.track(sent.message_id, int(sent.date.timestamp()))
-    session.screen_message = sent.message_id
+    session.replace_screen(sent.message_id)
     session.shown = fingerprint
 
 
@@ -406,9 +406,17 @@ async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
     await show_current(turn, edit)
 
 
-async def typed(turn: Turn, text: str) -> None:
+async def typed(turn: Turn, text: str, message_id: int | None = None) -> None:
     """Typed text: an answer to relay, a ticket code, an answer where the screen asks for
-    one, otherwise a kind pointer to the buttons."""
+    one, otherwise a kind pointer to the buttons. Then the text is erased from the chat."""
+    try:
+        await _typed(turn, text)
+    finally:
+        if message_id is not None:
+            await erase(turn, message_id)
+
+
+async def _typed(turn: Turn, text: str) -> None:
     if turn.session.composing:
         await relay(turn, text)
         return
@@ -430,6 +438,16 @@ async def typed(turn: Turn, text: str) -> None:
     await show_step(turn, step)
 
 
+async def erase(turn: Turn, message_id: int) -> None:
+    """Delete what the person sent, once read: a place, a code, a message, a location or a
+    phone number is then on the bot's side only as long as it takes to read it, and
+    no longer on a phone someone else may check."""
+    try:
+        await turn.bot.delete_message(chat_id=turn.chat_id, message_id=message_id)
+    except TelegramBadRequest:
+        pass  # already gone, or over 48 hours old (which a message just sent never is)
+
+
 async def shared_location(turn: Turn, latitude: float, longitude: float) -> None:
     state = turn.current_state()
     if state is None:
@@ -449,16 +467,31 @@ async def unusable(turn: Turn, message: str) -> None:
 
 
 async def quick_exit(turn: Turn, last_message: int) -> None:
-    """Delete what can be deleted of this conversation, forget it, leave one neutral line."""
+    """Delete what can be deleted of this conversation, forget it, leave one neutral line.
+
+    The screen is edited in place, so it is often the oldest message of the conversation:
+    past 48 hours Telegram no longer lets it be deleted, but the bot may edit its own
+    messages at any age, so it becomes the neutral line itself.
+    """
     ids = list(turn.session.deletable_range(last_message, int(turn.runtime.clock())))
+    screens = [*(turn.session.old_screens or []), turn.session.screen_message]
     for first in range(0, len(ids), DELETE_BATCH):
         try:
             await turn.bot.delete_messages(chat_id=turn.chat_id, message_ids=ids[first : first + DELETE_BATCH])
         except TelegramBadRequest:
             pass  # nothing left to delete in that batch
-    neutral = turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL)
+    neutral = escape(turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL))
     turn.session = Session()
-    await turn.bot.send_message(chat_id=turn.chat_id, text=escape(neutral))
+    blanked = False
+    for screen in screens:
+        if screen is not None and screen not in ids:
+            try:
+                await turn.bot.edit_message_text(chat_id=turn.chat_id, message_id=screen, text=neutral)
+                blanked = True
+            except TelegramBadRequest:
+                pass  # gone already
+    if not blanked:
+        await turn.bot.send_message(chat_id=turn.chat_id, text=neutral)
 
 
 async def forget(turn: Turn) -> None:

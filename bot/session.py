@@ -2,7 +2,8 @@
 
 It lives in the FSM storage under an HMAC pseudonym and expires with it. Message ids
 are kept only as a range (the first one of this conversation), so a quick exit can
-delete the whole conversation without the state growing with it.
+delete the whole conversation without the state growing with it, plus at most three
+older screens, which Telegram no longer lets it delete but still lets it blank.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dialogs.engine import State
 
 DELETABLE_SECONDS = 48 * 3600
 """Telegram lets a bot delete messages in a private chat for 48 hours."""
+OLD_SCREENS = 3
+"""How many screens older than that a quick exit still blanks (by editing them)."""
 
 
 class Session(BaseModel):
@@ -28,6 +31,9 @@ class Session(BaseModel):
     """When that message was sent, to the hour: enough to respect the 48-hour limit."""
     screen_message: int | None = Field(default=None, alias="m")
     """The message that shows the current screen, edited in place on button presses."""
+    old_screens: list[int] | None = Field(default=None, alias="o")
+    """Earlier screens that went out of the deletable range (at most `OLD_SCREENS`, newest
+    last): a quick exit can no longer delete them, but still edits them to a neutral line."""
     shown: str | None = Field(default=None, alias="k")
     """Fingerprint of what that message shows, to skip edits that would change nothing."""
     ticket: str | None = Field(default=None, alias="t")
@@ -54,6 +60,14 @@ class Session(BaseModel):
         if self.first_message is None or too_old:
             self.first_message = message_id
             self.first_hour = unix_time // 3600
+
+    def replace_screen(self, message_id: int) -> None:
+        """`message_id` shows the screen from now on; remember the previous one if it can no
+        longer be deleted (it still shows the last screen it held)."""
+        previous = self.screen_message
+        if previous is not None and (self.first_message is None or previous < self.first_message):
+            self.old_screens = [*(self.old_screens or []), previous][-OLD_SCREENS:]
+        self.screen_message = message_id
 
     def deletable_range(self, last_message: int, now: int) -> range:
         """Message ids a quick exit may delete: the conversation, while under 48 hours old."""

@@ -78,8 +78,8 @@ async def test_long_text_at_the_location_step(stack: Stack) -> None:
 
 async def test_edited_message(stack: Stack) -> None:
     user = await at_safety_question(stack)
-    sent = await user.send("bonjour")
-    await user.edit(sent["message"]["message_id"], "bonjour, au secours")
+    sent = await user.send("/help")  # typed text is erased once read: a command is what stays to edit
+    await user.edit(sent["message"]["message_id"], "/help au secours")
     assert "messages modifiés" in user.last()["text"]
     await still_going(user)
 

@@ -10,7 +10,7 @@ async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:
     user = stack.user()
     await walk_to_consent(user)
     chat = stack.fake.chats[user.chat_id]
-    assert len(chat.messages) > 3  # the person's messages and the bot's
+    assert len(chat.messages) >= 2  # the person's /start and the bot's (typed places are erased once read)
     await user.press("✖ Quitter")
     remaining = list(chat.messages.values())
     assert [m["text"] for m in remaining] == ["Bonne journée ☀️"]
@@ -35,12 +35,25 @@ async def test_quick_exit_after_48_hours_deletes_what_it_can(stack: Stack) -> No
     await user.send("/start")
     await user.press("J'ai compris")
     stack.fake.advance(50 * 3600)
-    await user.press("Oui, je suis en sécurité")  # edits the old screen: still there
+    await user.press("Oui, je suis en sécurité")  # edits the old screen, too old to delete now
     await user.send("/help")
     await user.press("✖ Quitter")
-    texts = [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()]
-    assert texts[-1] == "Bonne journée ☀️"
-    assert not any("/exit :" in t for t in texts), "the recent help message was deleted"
+    left = list(stack.fake.chats[user.chat_id].messages.values())
+    assert [m["text"] for m in left] == ["/start", "Bonne journée ☀️"], "the old screen became the neutral line"
+    assert "reply_markup" not in left[-1]
+    assert stack.fake.refused == []
+
+
+async def test_what_the_person_types_or_shares_is_erased_once_read(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    await user.send("mon proxénète s'appelle Marco")
+    await user.send_message(contact={"phone_number": "+33600000000", "first_name": "Moi"})
+    await user.share_location(48.8566, 2.3522)
+    assert "en sécurité" in user.last()["text"], "each got its kind answer, and the conversation goes on"
+    theirs = [m for m in stack.fake.chats[user.chat_id].messages.values() if m["from"]["id"] == user.id]
+    assert [m.get("text") for m in theirs] == ["/start"], "the text, the number and the place are gone"
     assert stack.fake.refused == []
 
 

@@ -45,7 +45,7 @@ def build_router() -> Router:
     # First: most messages are answers typed at a free-input step, matched in one check.
     @router.message(OnLoop(F.text & ~F.text.startswith("/")))
     async def on_text(message: Message, turn: Turn) -> None:
-        await conversation.typed(turn, message.text or "")
+        await conversation.typed(turn, message.text or "", message.message_id)
 
     @router.message(CommandStart())
     async def on_start(message: Message, turn: Turn) -> None:
@@ -77,10 +77,12 @@ def build_router() -> Router:
         location = message.location
         assert location is not None
         await conversation.shared_location(turn, location.latitude, location.longitude)
+        await conversation.erase(turn, message.message_id)  # "it is used once, then erased"
 
     @router.message(OnLoop(F.contact))
     async def on_contact(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.CONTACT)
+        await conversation.erase(turn, message.message_id)  # a phone number stays on no screen
 
     @router.message()
     async def on_anything_else(message: Message, turn: Turn) -> None:
