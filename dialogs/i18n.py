@@ -27,7 +27,11 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 FSI, PDI = "\u2068", "\u2069"
 """Unicode first-strong isolate and pop: keep a left-to-right run intact in right-to-left text."""
-_LTR_RUN = re.compile(r"[0-9A-Za-z{}/+#@][0-9A-Za-z{}/+#@.:_\-]*[0-9A-Za-z{}]|[0-9A-Za-z{}]")
+_LATIN = "0-9A-Za-z\u00c0-\u024f"
+"""Digits and Latin letters, accented ones included ("Allô", "département")."""
+_LTR_WORD = rf"[{_LATIN}{{}}/+#@](?:[{_LATIN}{{}}/+#@.:_\-'’]*[{_LATIN}{{}}])?"
+_LTR_RUN = re.compile(rf"{_LTR_WORD}(?: +{_LTR_WORD})*")
+"""Latin words in a row are one run ("Allô Enfance en Danger"), so they keep their order."""
 
 
 def isolate_ltr_runs(text: str) -> str:

@@ -46,3 +46,14 @@ async def test_arabic_keeps_numbers_and_codes_readable(stack: Stack) -> None:
     text = user.last()["text"]
     for number in ("17", "112", "114", "115", "119"):
         assert f"{FSI}{number}{PDI}" in text, number
+
+
+def test_french_names_inside_arabic_keep_their_letters_and_word_order() -> None:
+    """A word with an accent is one run, and Latin words in a row are one run: isolated word
+    by word, "Allô Enfance en Danger" would read backwards in Arabic, and "département"
+    would come apart at its "é"."""
+    from dialogs.i18n import isolate_ltr_runs
+
+    assert isolate_ltr_runs("119 (Allô Enfance en Danger، خط)") == f"{FSI}119{PDI} ({FSI}Allô Enfance en Danger{PDI}، خط)"
+    assert isolate_ltr_runs("مقاطعتك (département):") == f"مقاطعتك ({FSI}département{PDI}):"
+    assert isolate_ltr_runs("الرقم 17 أو 112") == f"الرقم {FSI}17{PDI} أو {FSI}112{PDI}"
