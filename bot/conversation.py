@@ -8,6 +8,7 @@ sent anew otherwise, never edited to identical content.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from html import escape
 from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardButton
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +34,7 @@ from dialogs.loader import LoadedScript
 from storage.places import PlaceParser
 from storage.tickets import delete_ticket, find_ticket, normalise_code
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids a call."""
@@ -406,17 +408,9 @@ async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
     await show_current(turn, edit)
 
 
-async def typed(turn: Turn, text: str, message_id: int | None = None) -> None:
+async def typed(turn: Turn, text: str) -> None:
     """Typed text: an answer to relay, a ticket code, an answer where the screen asks for
-    one, otherwise a kind pointer to the buttons. Then the text is erased from the chat."""
-    try:
-        await _typed(turn, text)
-    finally:
-        if message_id is not None:
-            await erase(turn, message_id)
-
-
-async def _typed(turn: Turn, text: str) -> None:
+    one, otherwise a kind pointer to the buttons."""
     if turn.session.composing:
         await relay(turn, text)
         return
@@ -446,6 +440,8 @@ async def erase(turn: Turn, message_id: int) -> None:
         await turn.bot.delete_message(chat_id=turn.chat_id, message_id=message_id)
     except TelegramBadRequest:
         pass  # already gone, or over 48 hours old (which a message just sent never is)
+    except TelegramAPIError as exc:  # the answer is already on screen: do not fail the turn for this
+        log.warning("could not erase a message: %s", type(exc).__name__)
 
 
 async def shared_location(turn: Turn, latitude: float, longitude: float) -> None:

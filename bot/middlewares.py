@@ -10,10 +10,11 @@ from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
+from bot import conversation
 from bot.conversation import Runtime, Turn
 from bot.pseudonym import PseudonymKeyBuilder
 from bot.session import Session
@@ -59,6 +60,14 @@ class TurnMiddleware(BaseMiddleware):
             new = turn.session.to_data()
             if new != raw:
                 await fsm.set_data(new)
+            if isinstance(event, Update) and event.message is not None and erased_once_read(event.message):
+                await conversation.erase(turn, event.message.message_id)
+
+
+def erased_once_read(message: Message) -> bool:
+    """What the person types or shares: deleted from the chat once read (conversation.erase).
+    Commands stay (/exit deletes everything anyway); media get a kind answer and stay."""
+    return bool((message.text and not message.text.startswith("/")) or message.location or message.contact)
 
 
 class PressAnswer(CallbackAnswer):

@@ -53,7 +53,7 @@ from pydantic import PrivateAttr, ValidationError
 from pydantic_core import from_json
 
 from bot.telegram_http import JsonClient
-from dialogs.events import BadEventData, decode
+from dialogs.events import try_decode
 
 HOT_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
     GetUpdates,
@@ -95,26 +95,21 @@ def lighten_update(update: Any) -> Any:
     Telegram sends back the whole message a button was on, keyboard included, and aiogram
     builds a model for every button: about two thirds of the cost of parsing a press. The
     conversation is driven by the stored state, never by what the old screen said, so a
-    press on a script button (data that `dialogs.events.decode` reads) in a private chat
+    press on a script button (data that `dialogs.events.try_decode` reads) in a private chat
     comes with its message cut down to `PRESSED_MESSAGE_READ`. Every other press keeps
     everything: an association's notice, for one, is rebuilt from its own text and keyboard.
     """
     query = update.get("callback_query") if isinstance(update, dict) else None
     message = query.get("message") if isinstance(query, dict) else None
-    if isinstance(message, dict) and (message.get("chat") or {}).get("type") == "private" and is_script_button(query):
+    data = query.get("data") if isinstance(query, dict) else None
+    if (
+        isinstance(message, dict)
+        and (message.get("chat") or {}).get("type") == "private"
+        and isinstance(data, str)
+        and try_decode(data) is not None
+    ):
         query["message"] = {key: value for key, value in message.items() if key in PRESSED_MESSAGE_READ}
     return update
-
-
-def is_script_button(query: dict[str, Any]) -> bool:
-    data = query.get("data")
-    if not isinstance(data, str):
-        return False
-    try:
-        decode(data)
-    except BadEventData:
-        return False
-    return True
 
 
 PLAIN = frozenset({str, int, bool, float})

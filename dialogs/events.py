@@ -55,3 +55,11 @@ def decode(data: str) -> tuple[str, Event]:
         raise BadEventData("unrecognised button data")
     version, op, node, option = parts
     return version, Event(op=op, node=node, option=option)  # type: ignore[arg-type]
+
+
+def try_decode(data: str) -> tuple[str, Event] | None:
+    """`decode`, with None for data that is not a script button's (another kind of button, or forged)."""
+    try:
+        return decode(data)
+    except BadEventData:
+        return None

@@ -17,7 +17,7 @@ from bot.filters import OnLoop
 from bot.middlewares import AnswerPresses
 from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
 from bot.session import Session
-from dialogs.events import BadEventData, Event, decode
+from dialogs.events import Event, try_decode
 
 log = logging.getLogger(__name__)
 PRIVATE = OnLoop(F.chat.type == ChatType.PRIVATE)
@@ -27,10 +27,10 @@ class ScriptButton(Filter):
     """A button of the script: passes its `version` and `event` to the handler."""
 
     async def __call__(self, callback: CallbackQuery) -> bool | dict[str, Any]:
-        try:
-            version, event = decode(callback.data or "")
-        except BadEventData:
+        decoded = try_decode(callback.data or "")
+        if decoded is None:
             return False
+        version, event = decoded
         return {"version": version, "event": event}
 
 
@@ -45,7 +45,7 @@ def build_router() -> Router:
     # First: most messages are answers typed at a free-input step, matched in one check.
     @router.message(OnLoop(F.text & ~F.text.startswith("/")))
     async def on_text(message: Message, turn: Turn) -> None:
-        await conversation.typed(turn, message.text or "", message.message_id)
+        await conversation.typed(turn, message.text or "")
 
     @router.message(CommandStart())
     async def on_start(message: Message, turn: Turn) -> None:
@@ -77,12 +77,10 @@ def build_router() -> Router:
         location = message.location
         assert location is not None
         await conversation.shared_location(turn, location.latitude, location.longitude)
-        await conversation.erase(turn, message.message_id)  # "it is used once, then erased"
 
     @router.message(OnLoop(F.contact))
     async def on_contact(message: Message, turn: Turn) -> None:
         await conversation.unusable(turn, texts.CONTACT)
-        await conversation.erase(turn, message.message_id)  # a phone number stays on no screen
 
     @router.message()
     async def on_anything_else(message: Message, turn: Turn) -> None:
