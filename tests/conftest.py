@@ -29,6 +29,9 @@ from tests.backends import (
     open_backend,
 )
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
+from tests.self_contained import install as refuse_reads_outside_the_repository
+
+refuse_reads_outside_the_repository()
 
 SECRET = "test-secret-" + "0" * 32
 

@@ -5,7 +5,7 @@ mistake Telegram would refuse (a 65-byte callback_data, unescaped ``<`` under HT
 edit to identical content...) must fail in the tests, not in front of a person.
 
 The server speaks the Bot API over HTTP (``POST {base}/bot{token}/{method}``), knows every
-method of the machine-readable spec in ``shared/telegram/bot-api.json`` and refuses what
+method of the machine-readable spec in ``tests/support/telegram/bot-api.json`` and refuses what
 Telegram refuses, with Telegram's HTTP status, ``error_code`` and ``description``.
 
 Usage::
@@ -87,6 +87,8 @@ JSON = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 SPEC_ENV = "TELEGRAM_BOT_API_SPEC"
+VENDORED_SPEC = Path(__file__).resolve().parent / "support" / "telegram" / "bot-api.json"
+"""Bot API 10.1, from PaulSonOfLars/telegram-bot-api-spec (MIT): see its README beside it."""
 DEFAULT_BOT_ID = 7000000001
 DEFAULT_TOKEN = f"{DEFAULT_BOT_ID}:AAFakePasserelleTestToken-0123456789ab"
 
@@ -254,19 +256,16 @@ class MethodSpec:
 
 
 def default_spec_path() -> Path:
-    """``$TELEGRAM_BOT_API_SPEC``, else ``<repo>/../shared/telegram/bot-api.json``."""
+    """``$TELEGRAM_BOT_API_SPEC``, else the copy vendored in ``tests/support/telegram/``."""
     override = os.environ.get(SPEC_ENV)
     if override:
         path = Path(override)
         if not path.is_file():
             raise FileNotFoundError(f"{SPEC_ENV}={override!r} is not a file")
         return path
-    path = Path(__file__).resolve().parents[2] / "shared" / "telegram" / "bot-api.json"
+    path = VENDORED_SPEC
     if not path.is_file():
-        raise FileNotFoundError(
-            f"Telegram Bot API spec not found at {path}: put the shared/ folder beside the "
-            f"repository, or set {SPEC_ENV} to the path of bot-api.json"
-        )
+        raise FileNotFoundError(f"Telegram Bot API spec not found at {path}: set {SPEC_ENV} to the path of bot-api.json")
     return path
 
 

@@ -1,0 +1,46 @@
+"""A fresh clone runs its own tests: nothing is read from beside the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.fake_telegram import SPEC_ENV, VENDORED_SPEC, default_spec_path
+from tests.self_contained import REPO, OutsideRepository
+
+
+def test_reading_beside_the_repository_fails() -> None:
+    """The guard is live: `../shared`, which CI happens to put beside the clone, is off limits."""
+    with pytest.raises(OutsideRepository, match="outside the repository"):
+        open(REPO.parent / "shared" / "telegram" / "bot-api.json")  # noqa: SIM115
+
+
+def test_reading_inside_the_repository_and_elsewhere_is_allowed(tmp_path: os.PathLike[str]) -> None:
+    assert (REPO / "pyproject.toml").read_text().startswith("[build-system]")
+    scratch = os.path.join(tmp_path, "x")
+    with open(scratch, "w") as handle:
+        handle.write("ok")
+    assert open(scratch).read() == "ok"
+
+
+def test_the_bot_api_spec_is_vendored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SPEC_ENV, raising=False)
+    path = default_spec_path()
+    assert path == VENDORED_SPEC and path.is_relative_to(REPO)
+    assert (path.parent / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_spec_loads_in_a_process_without_the_override() -> None:
+    """What a fresh clone does: no environment variable, no ../shared needed."""
+    env = {k: v for k, v in os.environ.items() if k != SPEC_ENV}
+    code = (
+        "from tests.self_contained import install; install();"
+        "from tests.fake_telegram import ApiSpec; spec = ApiSpec.load();"
+        "print(len(spec.methods))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 100
