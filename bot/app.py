@@ -229,16 +229,3 @@ class App:
         await self.dispatcher.storage.close()
         await self.database.dispose()
 
-
-async def run(settings: Settings) -> None:
-    """`passerelle run`."""
-    app = await App.create(settings)
-    try:
-        if settings.webhook_url:
-            from bot.webhook import run_webhook
-
-            await run_webhook(app)
-        else:
-            await app.run_polling()
-    finally:
-        await app.close()

@@ -87,7 +87,7 @@ def _run(*, webhook: bool = False) -> int:
     if not settings.require_approval:
         print("passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr)
         object.__setattr__(settings, "require_approval", True)
-    from bot.app import run
+    from bot.serve import run
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level)

@@ -11,7 +11,7 @@
 At start the webhook is set with the update types the handlers use and the secret token;
 at stop it is left in place (other instances behind the same proxy keep serving). SIGTERM
 or SIGINT stops accepting, lets the updates in flight finish, then stops the outbox sender
-and the timers; `bot.app.run` closes the sessions.
+and the timers; `bot.serve.run` closes the sessions.
 
 The access log gives the method, the path and the status, never a query string, an
 address or a header.
@@ -89,7 +89,7 @@ class WebhookServer:
         )
         self.web = web.Application()
         # Not handler.register(): that would close the bot's session in on_shutdown, which
-        # aiohttp runs before the updates in flight have finished. bot.app.run closes it last.
+        # aiohttp runs before the updates in flight have finished. bot.serve.run closes it last.
         self.web.router.add_post(settings.webhook_path, self.handler.handle)
         self.web.router.add_get(HEALTH_PATH, self.health)
         before = len(self.web.on_shutdown)
