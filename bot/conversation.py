@@ -258,8 +258,8 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     engine = turn.engine
     if event.op == "e":
         state = turn.current_state() or engine.start().state
-        if turn.session.locale is None:
-            turn.session.locale = turn.runtime.settings.default_locale
+        if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
+            turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
         await show_step(turn, engine.handle(state, event), edit)
         return None
     state = turn.current_state()
@@ -275,6 +275,10 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
         return texts.STALE_BUTTON
     if step.screen.action == "handoff":
         await hand_off(turn, step, edit)
+        return None
+    if turn.session.locale is None:  # back from the emergency screen, opened on the language picker
+        turn.session.state = step.state
+        await show_picker(turn, edit)
         return None
     await show_step(turn, step, edit)
     return None
