@@ -131,7 +131,9 @@ def answer_text(line: SummaryLine, tr: Translator) -> str:
     return f"{escape(_(line.label))} : {escape(', '.join(values) or _(texts.NOT_GIVEN))}"
 
 
-def notice_lines(engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None) -> list[NoticeLine]:
+def notice_lines(
+    engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None
+) -> list[NoticeLine]:
     """The notice, line by line, in the association's language. Only coded answers and flags."""
     _ = tr.gettext
     script = engine.script
