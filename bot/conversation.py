@@ -194,11 +194,11 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
     turn.session.state = step.state
     if step.notice:
         turn.notices.append(step.notice)
-    rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
-    if step.screen.summary:  # the consent screen also says where the notice would go
+    preamble = None
+    if step.screen.shows_summary:  # consent: what the notice would carry, and where it would go
         match = await turn.runtime.directory.find_match(_departement(step.state))
-        rendered = rendered.extended(handoff.association_block(match, turn.tr))
-    await show(turn, rendered, edit)
+        preamble = handoff.consent_block(turn.engine, step.state.answers, turn.tr, match)
+    await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, turn.notice(), preamble), edit)
 
 
 def _departement(state: State) -> str | None:
@@ -220,7 +220,7 @@ async def show_current(turn: Turn, edit: int | None = None) -> None:
 
 async def show_picker(turn: Turn, edit: int | None = None) -> None:
     runtime = turn.runtime
-    rendered = render_picker(turn.catalogs.locales, runtime.picker_prompts, turn.tr, turn.notice())
+    rendered = render_picker(turn.catalogs.locales, runtime.picker_prompts, turn.tr, turn.engine.version, turn.notice())
     await show(turn, rendered, edit)
 
 
@@ -258,8 +258,8 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     engine = turn.engine
     if event.op == "e":
         state = turn.current_state() or engine.start().state
-        if turn.session.locale is None:
-            turn.session.locale = turn.runtime.settings.default_locale
+        if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
+            turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
         await show_step(turn, engine.handle(state, event), edit)
         return None
     state = turn.current_state()
@@ -275,6 +275,10 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
         return texts.STALE_BUTTON
     if step.screen.action == "handoff":
         await hand_off(turn, step, edit)
+        return None
+    if turn.session.locale is None:  # back from the emergency screen, opened on the language picker
+        turn.session.state = step.state
+        await show_picker(turn, edit)
         return None
     await show_step(turn, step, edit)
     return None
@@ -302,6 +306,7 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
         f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
         mailbox_buttons(tr, answer=False),
+        first=True,  # the code's buttons before "start again", which would leave it behind
     )
     await show(turn, rendered, edit)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from dialogs.engine import Engine
+from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
 from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
@@ -80,12 +80,12 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
 
 
 def association_block(match: Match | None, tr: Translator) -> str:
-    """What the consent screen says about where the notice would go."""
+    """What the consent screen says about where the notice would go: the recipient."""
     _ = tr.gettext
     if match is None:
         return f"<i>{escape(_(texts.NO_ASSOCIATION))}</i>"
     lines = [] if match.covers else [f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>"]
-    lines.append(f"<b>{escape(_(texts.ASSOCIATION_NEAREST))}</b>")
+    lines.append(f"<b>{escape(_(texts.RECIPIENT))}</b>")
     lines.append(contact_card(match.candidate, tr))
     if match.distance_km is not None:
         lines.append(escape(distance_text(match.distance_km, tr)))
@@ -102,29 +102,85 @@ class NoticeFacts:
     version: str
 
 
-def render_notice(engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None) -> str:
-    """The notice, in the association's language. Only coded answers and flags."""
+TICKET = "ticket"
+"""What a notice line may show besides answers: the ticket's number and the script version,"""
+CODE = "code"
+"""the person's code,"""
+LANGUAGE = "language"
+"""and the person's language. Every other line shows answers, named by their store key."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeLine:
+    """One line of a notice, and what it shows, so the consent screen can show it first."""
+
+    text: str
+    """HTML, in the association's language."""
+    shows: tuple[str, ...]
+    """TICKET, CODE, LANGUAGE or answer keys: each has its line on the consent screen."""
+
+
+def language_name(locale: str, tr: Translator) -> str:
+    return Locale.parse(locale).get_display_name(Locale.parse(tr.locale)) or locale
+
+
+def answer_text(line: SummaryLine, tr: Translator) -> str:
+    """One answer as "label : values", HTML-escaped: on the notice and on the consent screen alike."""
+    _ = tr.gettext
+    values = [_(v) if line.translate_values else tr.isolate(v) for v in line.values]
+    return f"{escape(_(line.label))} : {escape(', '.join(values) or _(texts.NOT_GIVEN))}"
+
+
+def notice_lines(
+    engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None
+) -> list[NoticeLine]:
+    """The notice, line by line, in the association's language. Only coded answers and flags."""
     _ = tr.gettext
     script = engine.script
+
+    def flagged(name: str) -> tuple[str, ...]:
+        """A flag shows the answers it is raised by."""
+        return tuple(script.flags.get(name, {}))
+
     title = texts.NOTICE_TITLE if code else texts.NOTICE_PASSED_TITLE
-    language = Locale.parse(facts.locale).get_display_name(Locale.parse(tr.locale)) or facts.locale
-    lines = [f"<b>{escape(_(title).format(ticket=ticket_id))}</b>"]
+    lines = [NoticeLine(f"<b>{escape(_(title).format(ticket=ticket_id))}</b>", (TICKET,))]
     if code:
-        lines.append(escape(_(texts.NOTICE_CODE).format(code=code)))
+        lines.append(NoticeLine(escape(_(texts.NOTICE_CODE).format(code=code)), (CODE,)))
     if script.flag("danger", facts.answers):
-        lines.append(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>")
+        lines.append(NoticeLine(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>", flagged("danger")))
     if script.flag("minor", facts.answers):
-        lines.append(f"<b>{escape(_(texts.NOTICE_MINOR))}</b>")
-    language_line = _(texts.NOTICE_LANGUAGE).format(language=language)
+        lines.append(NoticeLine(f"<b>{escape(_(texts.NOTICE_MINOR))}</b>", flagged("minor")))
+    language_line = _(texts.NOTICE_LANGUAGE).format(language=language_name(facts.locale, tr))
+    shows: tuple[str, ...] = (LANGUAGE,)
     if script.flag("interpreter", facts.answers):
         language_line += f" — {_(texts.NOTICE_INTERPRETER)}"
-    lines.append(escape(language_line))
-    for line in engine.summary(facts.answers):
-        values = [_(v) if line.translate_values else v for v in line.values]
-        lines.append(f"{escape(_(line.label))} : {escape(', '.join(values))}")
-    lines.append(escape(_(texts.NOTICE_MAILBOX if script.flag("mailbox", facts.answers) else texts.NOTICE_SELF)))
-    lines.append(escape(_(texts.NOTICE_VERSION).format(version=facts.version)))
-    return "\n".join(lines)
+        shows += flagged("interpreter")
+    lines.append(NoticeLine(escape(language_line), shows))
+    lines += [NoticeLine(answer_text(line, tr), (line.store,)) for line in engine.summary(facts.answers)]
+    contact = texts.NOTICE_MAILBOX if script.flag("mailbox", facts.answers) else texts.NOTICE_SELF
+    lines.append(NoticeLine(escape(_(contact)), flagged("mailbox")))
+    lines.append(NoticeLine(escape(_(texts.NOTICE_VERSION).format(version=facts.version)), (TICKET,)))
+    return lines
+
+
+def render_notice(engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None) -> str:
+    return "\n".join(line.text for line in notice_lines(engine, facts, ticket_id, tr, code))
+
+
+def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> dict[str, str]:
+    """What a notice can show, as the person reads it first, in their language (HTML)."""
+    _ = tr.gettext
+    lines = {line.store: answer_text(line, tr) for line in engine.summary(answers)}
+    lines[LANGUAGE] = escape(_(texts.NOTICE_LANGUAGE).format(language=language_name(tr.locale, tr)))
+    lines[TICKET] = escape(_(texts.CONSENT_TICKET))
+    lines[CODE] = escape(_(texts.CONSENT_CODE))
+    return lines
+
+
+def consent_block(engine: Engine, answers: dict[str, Any], tr: Translator, match: Match | None) -> str:
+    """Above the consent question: everything the notice will carry, then who receives it."""
+    shown = "\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values())
+    return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{association_block(match, tr)}"
 
 
 async def create_handoff(

@@ -39,10 +39,13 @@ class Rendered:
     fingerprint: str
     """Short digest of text and buttons, to avoid "message is not modified" edits."""
 
-    def extended(self, text: str = "", rows: list[list[InlineKeyboardButton]] | None = None) -> Rendered:
-        """This screen with text added below and rows added above the footer (a new object)."""
+    def extended(
+        self, text: str = "", rows: list[list[InlineKeyboardButton]] | None = None, *, first: bool = False
+    ) -> Rendered:
+        """This screen with text added below, and rows added above the footer, or above every
+        row when `first` (a new object)."""
         keyboard = [list(row) for row in self.markup.inline_keyboard]
-        keyboard[-1:-1] = rows or []
+        keyboard[0 if first else -1 : 0 if first else -1] = rows or []
         return Rendered.of(f"{self.text}\n\n{text}" if text else self.text, keyboard)
 
     @classmethod
@@ -66,18 +69,16 @@ def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
 
 
 @lru_cache(maxsize=RENDER_CACHE)
-def render_screen(screen: Screen, tr: Translator, version: str, notice: str | None = None) -> Rendered:
+def render_screen(
+    screen: Screen, tr: Translator, version: str, notice: str | None = None, preamble: str | None = None
+) -> Rendered:
+    """`preamble` (HTML) goes above the screen's own text: on the consent screen, what would be sent and to whom."""
     _ = tr.gettext
     parts: list[str] = []
     if notice:
         parts.append(f"<i>{escape(_(notice))}</i>")
-    if screen.summary:
-        lines = [f"<b>{escape(_(texts.SUMMARY_TITLE))}</b>"]
-        for line in screen.summary:
-            values = [_(v) if line.translate_values else tr.isolate(v) for v in line.values]
-            shown = ", ".join(values) or _(texts.NOT_GIVEN)
-            lines.append(f"• {escape(_(line.label))} : {escape(shown)}")
-        parts.append("\n".join(lines))
+    if preamble:
+        parts.append(preamble)
     if screen.text:
         parts.append(escape(_(screen.text)))
     rows = [
@@ -92,14 +93,18 @@ def render_screen(screen: Screen, tr: Translator, version: str, notice: str | No
 
 
 @lru_cache(maxsize=RENDER_CACHE)
-def render_picker(locales: tuple[str, ...], prompts: tuple[str, ...], tr: Translator, notice: str | None = None) -> Rendered:
+def render_picker(
+    locales: tuple[str, ...], prompts: tuple[str, ...], tr: Translator, version: str, notice: str | None = None
+) -> Rendered:
     """Each language by its own name, two a row; no flags (a flag is not a language).
 
     `prompts` is "choose your language" in every language, since we may not know theirs.
+    The footer keeps emergency and quick exit: the picker is the first screen for anyone
+    whose Telegram language we do not have.
     """
     buttons = [button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA)])
+    rows.append([b for b in footer(tr, version) if b.callback_data != PICKER_DATA])
     text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
     if notice:
         text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"

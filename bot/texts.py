@@ -32,15 +32,16 @@ CHOOSE_LANGUAGE = N_("Choisissez votre langue.")
 CMD_START = N_("Commencer ou reprendre")
 CMD_LANGUAGE = N_("Changer de langue")
 CMD_HELP = N_("Aide et numéros d'urgence")
-CMD_EXIT = N_("Quitter vite et effacer la conversation")
+CMD_EXIT = N_("Quitter vite et effacer nos messages")
 CMD_FORGET = N_("Effacer tout ce que le bot garde")
 
 HELP = N_(
     "Ce bot vous oriente vers une association d'aide, sans vous demander votre nom.\n\n"
     "/start : commencer ou reprendre\n"
     "/language : changer de langue\n"
-    "/exit : quitter vite et effacer la conversation\n"
+    "/exit : quitter vite et effacer nos messages\n"
     "/forget : effacer tout ce que le bot garde\n\n"
+    "Pour ne laisser aucune trace, effacez aussi cette conversation dans Telegram.\n\n"
     "En danger : 17 (police), 112 (urgences), 114 (SMS)."
 )
 
@@ -62,16 +63,18 @@ STALE_BUTTON = N_("Ce bouton n'est plus actif.")
 EXPIRED = N_("La conversation précédente a été effacée. On recommence.")
 UPDATED = N_("Les questions ont changé. On recommence depuis le début.")
 
-# Summary shown above the consent question.
-SUMMARY_TITLE = N_("Votre demande :")
+# Above the consent question: everything the notice would carry, then who would receive it.
+SUMMARY_TITLE = N_("Ce qui sera envoyé :")
 NOT_GIVEN = N_("non précisé")
+CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
+CONSENT_CODE = N_("Un code : vous le verrez après l'envoi.")
+RECIPIENT = N_("À cette association :")
 
 
 # When something failed on our side.
 SORRY = N_("Désolé, quelque chose n'a pas marché. Réessayez, ou tapez /start.")
 
 # The handoff, on the person's side.
-ASSOCIATION_NEAREST = N_("Association la plus proche :")
 ASSOCIATION_OUTSIDE = N_("Aucune association ne couvre votre département : voici la plus proche.")
 DISTANCE_KM = N_("à environ {distance} km")
 NO_ASSOCIATION = N_(
@@ -89,7 +92,7 @@ ANSWER = N_("✉ Répondre")
 DELETE_TICKET = N_("🗑 Effacer ma demande")
 # TRANSLATORS: button: at most 40 characters
 CANCEL = N_("Annuler")
-STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore lue.")
+STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore acceptée.")
 STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
 STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre.")
 STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")

@@ -60,6 +60,8 @@ class Button:
 @dataclass(frozen=True, slots=True)
 class SummaryLine:
     label: str
+    store: str
+    """The answer key it shows."""
     values: tuple[str, ...]
     """msgids of the chosen options, or coded values for typed answers."""
     translate_values: bool = True
@@ -74,6 +76,8 @@ class Screen:
     expects_text: bool = False
     overlay: bool = False
     summary: tuple[SummaryLine, ...] = ()
+    shows_summary: bool = False
+    """The consent screen: the channel shows everything the notice would carry."""
     is_emergency: bool = False
 
 
@@ -231,6 +235,7 @@ class Engine:
             action=node.action,
             expects_text=node.kind == "input",
             summary=self.summary(answers) if node.show_summary else (),
+            shows_summary=node.show_summary,
             is_emergency=node.id == self.script.emergency,
         )
 
@@ -251,7 +256,7 @@ class Engine:
             if node.kind == "input":
                 parser = self.parsers.get(node.parser or "")
                 shown = tuple(parser.label(c) if parser else c for c in codes)
-                lines.append(SummaryLine(node.summary, shown, translate_values=False))
+                lines.append(SummaryLine(node.summary, node.store, shown, translate_values=False))
             else:
-                lines.append(SummaryLine(node.summary, tuple(labels[c] for c in codes if c in labels)))
+                lines.append(SummaryLine(node.summary, node.store, tuple(labels[c] for c in codes if c in labels)))
         return tuple(lines)

@@ -102,7 +102,8 @@ def _node_rows(node: Node, script: Script) -> list[_Row]:
     """Every string of a node in the order a person meets them."""
     rows: list[_Row] = []
     if node.text:
-        rows.append(_Row("Text (below the summary of the answers)" if node.show_summary else "Text", node.text))
+        part = "Text (below what would be sent, and the association)" if node.show_summary else "Text"
+        rows.append(_Row(part, node.text))
     if node.kind == "choice":
         rows += [_Row(f"Button → {o.next}", o.label) for o in node.options]
     elif node.kind == "multi":

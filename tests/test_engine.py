@@ -71,7 +71,8 @@ def test_full_walk_collects_coded_answers_only(engine: Engine) -> None:
     }
     assert "75011" not in state.model_dump_json()
     screen = engine.render(state)
-    assert [line.label for line in screen.summary] == ["Âge", "Besoins", "Département", "Contact", "Interprète"]
+    labels = ["Sécurité", "Âge", "Besoins", "Département", "Contact", "Interprète"]
+    assert [line.label for line in screen.summary] == labels
     final = engine.handle(state, Event("c", "consent", "send"))
     assert final.screen.action == "handoff"
 

@@ -147,7 +147,7 @@ async def test_the_code_opens_the_mailbox_from_another_device(stack: Stack) -> N
     code = await consent_and_send(stack.user(12_001))
     other_phone = stack.user(12_002)
     await other_phone.send(code.lower().replace("-", " "))
-    assert "ne l'a pas encore lue" in other_phone.last()["text"]
+    assert "ne l'a pas encore acceptée" in other_phone.last()["text"]
 
 
 async def test_wrong_codes_say_nothing_and_are_rate_limited(stack: Stack) -> None:

@@ -118,3 +118,29 @@ async def test_emergency_works_without_any_state(stack: Stack) -> None:
     await user.press("🆘 Urgence", message_id=user.bot_messages()[0]["message_id"])
     assert "17 : police" in user.last()["text"]
     assert stack.fake.refused == []
+
+
+async def test_emergency_is_on_the_language_picker_too(stack: Stack) -> None:
+    """The picker is the first screen for anyone whose Telegram language we do not have."""
+    user = stack.user(language_code="tlh")
+    await user.send("/start")
+    assert "Choose your language." in user.last()["text"]
+    labels = [label for label, _ in user.buttons()]
+    assert "🆘 Urgence" in labels and "✖ Quitter" in labels, labels
+    await user.press("🆘 Urgence")
+    assert "17 : police" in user.last()["text"] and "119" in user.last()["text"]
+    await user.press("Retour")
+    assert "Choose your language." in user.last()["text"], "back returns to the picker: no language was chosen"
+    await user.press("English")
+    assert "What we keep: nothing that shows who you are" in user.last()["text"]
+    english = stack.user(10_003, language_code="en")
+    await english.send("/language")
+    assert "🆘 Emergency" in [label for label, _ in english.buttons()], "the footer in the person's Telegram language"
+    french = stack.user(10_002)
+    await french.send("/start")
+    await french.press("🌐 Langue")
+    await french.press("🆘 Urgence")
+    assert "17 : police" in french.last()["text"]
+    await french.press("Retour")
+    assert "rien qui dit qui vous êtes" in french.last()["text"], "back returns to the conversation"
+    assert stack.fake.refused == []
