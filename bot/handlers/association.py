@@ -17,6 +17,8 @@ from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddlewa
 from bot import handoff, texts
 from bot.conversation import Runtime
 from bot.filters import OnLoop
+from bot.mailbox import MAX_REPLY
+from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
 from storage.tickets import Refusal, add_reply, decide, ticket_for_chat
 
@@ -84,13 +86,22 @@ def build_router() -> Router:
             return
         found = REPLY_MARK.search(replied.text or "")
         assert found is not None
+        ticket_id, body = int(found.group(1)), message.text
         async with runtime.db.begin() as session:
-            ticket = await add_reply(session, int(found.group(1)), message.chat.id, message.text)
+            ticket = await ticket_for_chat(session, ticket_id, message.chat.id)
+            too_long = not isinstance(ticket, Refusal) and not fits(body, MAX_REPLY)
+            if not isinstance(ticket, Refusal) and not too_long:
+                ticket = await add_reply(session, ticket_id, message.chat.id, body)
         tr = runtime.catalogs.get(runtime.settings.default_locale)
         if isinstance(ticket, Refusal):
             await message.reply(escape(tr.gettext(REFUSALS[ticket.reason])))
             return
-        await message.reply(escape(runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr").gettext(texts.REPLY_SAVED)))
+        tr = runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr")
+        if too_long:  # refused whole, never cut: the person must read what was written
+            refusal = tr.gettext(texts.REPLY_TOO_LONG).format(length=utf16_len(body), limit=MAX_REPLY)
+            await message.reply(escape(refusal))
+            return
+        await message.reply(escape(tr.gettext(texts.REPLY_SAVED)))
 
     return router
 
