@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardButton
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import handoff, texts
+from bot import handoff, mailbox, texts
 from bot.config import Settings
 from bot.limits import GuessLimiter, Limiter
 from bot.render import Rendered, button, footer, render_picker, render_screen
@@ -31,6 +31,7 @@ from dialogs.events import Event, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
+from dialogs.telegram_text import fits
 from storage.places import PlaceParser
 from storage.tickets import delete_ticket, find_ticket, normalise_code
 
@@ -41,7 +42,7 @@ DELETE_BATCH = 100
 MAX_PARSED_TEXT = 200
 """Longer text is never handed to a parser: no postcode or town is that long."""
 MAX_RELAY = 3000
-"""A person's answer, with its heading, must fit in one Telegram message."""
+"""A person's answer, in UTF-16 units: with its heading it must fit in one Telegram message."""
 MAILBOX_CHECK = "m:check"
 MAILBOX_ANSWER = "m:answer"
 MAILBOX_DELETE = "m:delete"
@@ -144,13 +145,21 @@ async def _nothing() -> bool:
 # -- showing things -----------------------------------------------------------
 
 
-async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
-    """Edit the current screen in place when `edit` is it, otherwise send a new message."""
+async def show(turn: Turn, rendered: Rendered, edit: int | None = None, *, protect: bool = False) -> None:
+    """Edit the current screen in place when `edit` is it, otherwise send a new message.
+
+    `protect`: the screen shows the code or replies, so it cannot be forwarded or saved
+    (protect_content). Only a message sent that way is protected, and an edit keeps what it
+    was sent with: an unprotected screen is replaced by a new protected message, then deleted.
+    """
     session = turn.session
     if turn.previewing:  # a moderator must never mistake a preview for what people see
         rendered = Rendered.of(f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard])
     fingerprint = rendered.fingerprint
-    if edit is not None and edit == session.screen_message:
+    replaced = None
+    if edit is not None and edit == session.screen_message and protect and not session.protected:
+        replaced = edit
+    elif edit is not None and edit == session.screen_message:
         if session.shown == fingerprint:
             return
         try:
@@ -166,11 +175,17 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None) -> None:
             session.shown = fingerprint
             return
     sent = await alongside_answer(
-        turn, turn.bot.send_message(chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup)
+        turn,
+        turn.bot.send_message(
+            chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup, protect_content=protect or None
+        ),
     )
     session.track(sent.message_id, int(sent.date.timestamp()))
     session.replace_screen(sent.message_id)
+    session.protected = protect or None
     session.shown = fingerprint
+    if replaced is not None:
+        await erase(turn, replaced)
 
 
 async def alongside_answer(turn: Turn, request: Awaitable[T]) -> T:
@@ -308,7 +323,7 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
         mailbox_buttons(tr, answer=False),
         first=True,  # the code's buttons before "start again", which would leave it behind
     )
-    await show(turn, rendered, edit)
+    await show(turn, rendered, edit, protect=True)
 
 
 def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboardButton]]:
@@ -319,8 +334,9 @@ def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboard
     return rows
 
 
-async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
-    """Status and replies of a ticket, for whoever holds its code."""
+async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int = 0) -> None:
+    """Status and replies of a ticket, for whoever holds its code: one page of replies at a
+    time, newest first (bot.mailbox)."""
     async with turn.runtime.db() as session:
         ticket = await find_ticket(session, code)
     tr = turn.tr
@@ -339,23 +355,24 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
     if ticket.messages:
         count = len(ticket.messages)
         lines.append(f"<b>{escape(tr.ngettext(*texts.REPLIES, count).format(n=count))}</b>")
-        lines += [f"💬 {escape(reply.body)}" for reply in ticket.messages]
     else:
         lines.append(escape(_(texts.NO_REPLY_YET)))
     if turn.notices:
         lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
+    shown = mailbox.render_page(tr, lines, [reply.body for reply in ticket.messages], page)
     can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
-    rows = mailbox_buttons(tr, answer=can_answer)
+    rows = [shown.navigation] if shown.navigation else []
+    rows += mailbox_buttons(tr, answer=can_answer)
     rows.append(footer(tr, turn.engine.version))
-    await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
+    await show(turn, Rendered.of(shown.text, rows), edit, protect=True)
 
 
-async def show_mailbox(turn: Turn, edit: int | None = None) -> None:
+async def show_mailbox(turn: Turn, edit: int | None = None, page: int = 0) -> None:
     """The mailbox of the ticket this conversation holds, or where the person is."""
     if turn.session.ticket is None:
         await show_current(turn, edit)
         return
-    await open_mailbox(turn, turn.session.ticket, edit)
+    await open_mailbox(turn, turn.session.ticket, edit, page)
 
 
 async def typed_code(turn: Turn, code: str) -> None:
@@ -389,7 +406,7 @@ async def relay(turn: Turn, text: str) -> None:
     if code is None:
         await show_current(turn)
         return
-    if len(text) > MAX_RELAY:
+    if not fits(text, MAX_RELAY):
         turn.notices.append(texts.RELAY_TOO_LONG)
         turn.session.composing = True
         await show(turn, Rendered.of(escape(turn.tr.gettext(texts.RELAY_TOO_LONG)), [footer(turn.tr, turn.engine.version)]))

@@ -34,6 +34,8 @@ class Session(BaseModel):
     old_screens: list[int] | None = Field(default=None, alias="o")
     """Earlier screens that went out of the deletable range (at most `OLD_SCREENS`, newest
     last): a quick exit can no longer delete them, but still edits them to a neutral line."""
+    protected: bool | None = Field(default=None, alias="q")
+    """That message was sent with protect_content (it shows the code or replies)."""
     shown: str | None = Field(default=None, alias="k")
     """Fingerprint of what that message shows, to skip edits that would change nothing."""
     ticket: str | None = Field(default=None, alias="t")

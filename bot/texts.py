@@ -98,6 +98,11 @@ STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouv
 STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")
 NO_REPLY_YET = N_("Pas encore de réponse.")
 REPLIES = NP_("{n} réponse de l'association :", "{n} réponses de l'association :")
+PAGE = N_("Page {page} sur {pages} : les plus récentes d'abord.")
+# TRANSLATORS: button: at most 40 characters. Shows the more recent replies of the association.
+NEWER = N_("◀ Plus récentes")
+# TRANSLATORS: button: at most 40 characters. Shows the older replies of the association.
+OLDER = N_("Plus anciennes ▶")
 TICKET_GONE = N_("Ce code n'ouvre aucune demande. Elle a peut-être été effacée.")
 TICKET_DELETED = N_("Votre demande est effacée.")
 TOO_MANY_TRIES = N_("Trop d'essais. Réessayez dans une heure.")
@@ -136,6 +141,10 @@ NOTICE_NO_OTHER = N_("Aucune autre association disponible : la demande reste che
 NOTICE_TIMEOUT = N_("La demande n° {ticket} n'a pas été acceptée à temps : elle est transmise à une autre association.")
 REPLY_PROMPT = N_("Réponse à la demande n° {ticket} : écrivez votre réponse en répondant à ce message.")
 REPLY_SAVED = N_("Réponse enregistrée. La personne la lira avec son code.")
+REPLY_TOO_LONG = N_(
+    "Réponse trop longue : {length} caractères, pour {limit} au plus. Rien n'a été enregistré : "
+    "envoyez-la en plusieurs réponses plus courtes."
+)
 RELAY_TITLE = N_("Message de la personne, demande n° {ticket} :")
 ENROLLED = N_("Ce groupe reçoit désormais les demandes anonymes pour : {name}.")
 ENROLL_REFUSED = N_("Code invalide ou expiré.")

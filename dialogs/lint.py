@@ -19,6 +19,7 @@ from dialogs.extract import BUTTON_NOTE
 from dialogs.i18n import LOCALES_DIR
 from dialogs.loader import MAX_TEXT, Problem, ScriptInvalid, parse_script
 from dialogs.model import Script
+from dialogs.telegram_text import utf16_len
 from dialogs.versions import (
     Catalogue,
     ScriptText,
@@ -190,12 +191,12 @@ def _entry_findings(
                     "copy each {…} exactly as in the French, untranslated; the bot fills it in",
                 )
             )
-        if len(form) > MAX_TEXT:
+        if utf16_len(form) > MAX_TEXT:
             findings.append(
                 Finding(
                     name,
                     where,
-                    f"{language}: the translation of {quoted}{line} is {len(form)} characters; Telegram shows at most {MAX_TEXT}",
+                    f"{language}: the translation of {quoted}{line} is {utf16_len(form)} characters; Telegram shows at most {MAX_TEXT}",
                     f"shorten it in {name}",
                 )
             )

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from dialogs.engine import Engine, Parser
 from dialogs.events import MAX_DATA_BYTES, Event
 from dialogs.model import Node, Script
+from dialogs.telegram_text import MESSAGE_LIMIT as MAX_TEXT
+from dialogs.telegram_text import fits
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 ORIENTATION = SCRIPTS_DIR / "orientation.yaml"
 """The script a person starts with."""
-MAX_TEXT = 4096
 SHORT_HASH = 8
 PARSER_NAMES: frozenset[str] = frozenset({"place"})
 """The parsers every channel provides; a script may name only these."""
@@ -138,7 +139,7 @@ def check_script(script: Script, name: str, version: str, parsers: frozenset[str
                 problems.append(
                     Problem(name, node.id, f"button data over {MAX_DATA_BYTES} bytes", "shorten the node or option id")
                 )
-        if node.text and len(node.text) > MAX_TEXT:
+        if node.text and not fits(node.text, MAX_TEXT):
             problems.append(Problem(name, node.id, f"text over {MAX_TEXT} characters", "split it into two nodes"))
     if problems:
         return problems

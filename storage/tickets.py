@@ -23,8 +23,6 @@ CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4
 """12 symbols: 60 bits of entropy, shown as XXXX-XXXX-XXXX."""
 OPEN_STATUSES = ("sent", "passed_on")
-MAX_REPLY = 3500
-"""A reply must fit in one Telegram message with its heading."""
 
 Action = Literal["accept", "decline"]
 
@@ -161,10 +159,11 @@ async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Ac
 
 
 async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: str) -> Ticket | Refusal:
+    """Store the reply whole: its length is checked before (bot.mailbox.MAX_REPLY), never cut here."""
     ticket = await ticket_for_chat(session, ticket_id, chat_id)
     if isinstance(ticket, Refusal):
         return ticket
-    session.add(TicketMessage(ticket_id=ticket.id, body=body[:MAX_REPLY]))
+    session.add(TicketMessage(ticket_id=ticket.id, body=body))
     ticket.updated_at = hour()
     return ticket
 

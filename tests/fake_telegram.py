@@ -38,8 +38,11 @@ object carrying the spec's required fields (so that aiogram can parse it).
 
 Differences from Telegram, on purpose: the HTML parser is stricter (a bare ``>``, or an
 ``&`` that does not start ``&lt;``/``&gt;``/``&amp;``/``&quot;``/``&#N;``/``&#xH;``, is refused);
-Markdown/MarkdownV2 text is stored as sent, unparsed; text length is ``len()`` of the text
-after entity parsing; URLs, mentions and hashtags are not auto-detected as entities.
+Markdown/MarkdownV2 text is stored as sent, unparsed; text length is counted in UTF-16 code
+units of the text after entity parsing (what the person sees: an emoji or a CJK character
+outside the BMP counts 2), the unit of Telegram's entity offsets and the stricter reading of
+its "characters"; URLs, mentions and hashtags are not auto-detected as entities. A message
+sent with ``protect_content`` carries ``has_protected_content``, and keeps it when edited.
 """
 
 from __future__ import annotations
@@ -221,6 +224,7 @@ class _Fault:
 
     error: TelegramError | None  # None: drop the connection
     after_processing: bool = False
+    chat_id: int | None = None  # only calls to this chat (None: any call)
 
 
 @dataclass(slots=True)
@@ -850,8 +854,10 @@ class FakeTelegram:
         retry_after: int = 1,
         description: str | None = None,
         times: int = 1,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail with ``error_code``.
+        """Make the next ``times`` calls of ``method`` fail with ``error_code``; with
+        ``chat_id``, only calls to that chat (Telegram limits the rate per chat, too).
 
         429 carries ``parameters.retry_after``; default descriptions are Telegram's
         ("Too Many Requests: retry after N", "Internal Server Error", "Bad Gateway",
@@ -863,15 +869,18 @@ class FakeTelegram:
             else:
                 description = DEFAULT_DESCRIPTIONS.get(error_code, "Error")
         error = TelegramError(error_code, description, retry_after if error_code == 429 else None)
-        self._schedule(method, _Fault(error), times)
+        self._schedule(method, _Fault(error, chat_id=chat_id), times)
 
-    def drop_next(self, method: str, times: int = 1, *, after_processing: bool = False) -> None:
-        """Close the connection on the next ``times`` calls of ``method``, without answering.
+    def drop_next(
+        self, method: str, times: int = 1, *, after_processing: bool = False, chat_id: int | None = None
+    ) -> None:
+        """Close the connection on the next ``times`` calls of ``method`` (to ``chat_id`` only,
+        when given), without answering.
 
         ``after_processing=True`` drops the answer after the call took effect (the message
         is sent, but the bot sees a network error), to test retries for duplicates.
         """
-        self._schedule(method, _Fault(None, after_processing), times)
+        self._schedule(method, _Fault(None, after_processing, chat_id), times)
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Hold the answer to the next ``times`` calls of ``method`` for ``seconds`` (the call
@@ -880,6 +889,15 @@ class FakeTelegram:
         if spec is None:
             raise ValueError(f"{method!r} is not a Bot API method")
         self._delays.setdefault(spec.name, deque()).extend([seconds] * times)
+
+    def _take_fault(self, name: str, params: JSON) -> _Fault | None:
+        """The first fault scheduled for this call, if any, taken off the queue."""
+        faults = self._faults.get(name)
+        for fault in faults or ():
+            if fault.chat_id is None or str(fault.chat_id) == str(params.get("chat_id")):
+                faults.remove(fault)  # type: ignore[union-attr]
+                return fault
+        return None
 
     def _schedule(self, method: str, fault: _Fault, times: int) -> None:
         spec = self.spec.method(method)
@@ -1081,9 +1099,8 @@ class FakeTelegram:
                 raise TelegramError(404, "Not Found")
             name = spec.name
             params = await self._read_params(request, spec)
-            faults = self._faults.get(name)
-            if faults:
-                fault = faults.popleft()
+            fault = self._take_fault(name, params)
+            if fault is not None:
                 if fault.error is not None:
                     self._record(name, params, fault.error, injected=True)
                     return self._error_response(fault.error)
@@ -1542,7 +1559,7 @@ class FakeTelegram:
         text, entities = _strip_text(text, entities)
         if empty is not None and not text:
             raise bad_request(empty)
-        if len(text) > limit:
+        if utf16_len(text) > limit:
             raise bad_request(too_long)
         return text, entities or None
 
@@ -1635,6 +1652,8 @@ class FakeTelegram:
         }
         if reply is not None:
             message["reply_to_message"] = reply
+        if params.get("protect_content"):
+            message["has_protected_content"] = True
         message.update(fields)
         if inline is not None:
             message["reply_markup"] = inline
@@ -1873,7 +1892,7 @@ class FakeTelegram:
         query = self._callback_queries.get(params.get("callback_query_id", ""))
         if query is None or query["answered"]:
             raise bad_request(QUERY_TOO_OLD)
-        if len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
+        if utf16_len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
             raise bad_request("MESSAGE_TOO_LONG")
         query["answered"] = True
         self.callback_answers[params["callback_query_id"]] = {
@@ -1934,7 +1953,7 @@ class FakeTelegram:
     @staticmethod
     def _set_text_setting(store: dict[str, str], params: JSON, key: str, limit: int) -> bool:
         value = params.get(key) or ""
-        if len(value) > limit:
+        if utf16_len(value) > limit:
             raise bad_request(f"{key.replace('_', ' ')} is too long")
         language = params.get("language_code", "")
         if value:

@@ -13,10 +13,10 @@ from babel.messages.pofile import read_po
 from bot import texts
 from dialogs.extract import BUTTON_NOTE
 from dialogs.i18n import LOCALES_DIR, compile_po
+from dialogs.telegram_text import MESSAGE_LIMIT, utf16_len
 
 CATALOGUES = sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po"))
 LOCALES = [po.parent.parent.name for po in CATALOGUES]
-TEXT_LIMIT = 4096
 BUTTON_LIMIT = 40
 """A full-width inline button on a common phone shows about 35-40 Latin characters before
 Telegram cuts it with an ellipsis; our French labels stay within that, so must translations."""
@@ -71,12 +71,12 @@ def test_placeholders_are_kept(po: Path) -> None:
 def test_translations_fit_telegram(po: Path) -> None:
     too_long = []
     for message in entries(po):
-        limit = LIMITS.get(source(message), TEXT_LIMIT)
+        limit = LIMITS.get(source(message), MESSAGE_LIMIT)
         if source(message) in {texts.CMD_START, texts.CMD_LANGUAGE, texts.CMD_HELP, texts.CMD_EXIT, texts.CMD_FORGET}:
             limit = COMMAND_LIMIT
         if any(BUTTON_NOTE in comment for comment in message.auto_comments):
             limit = BUTTON_LIMIT
-        too_long += [f"{source(message)!r}: {len(f)} > {limit}" for f in forms(message) if len(f) > limit]
+        too_long += [f"{source(message)!r}: {utf16_len(f)} > {limit}" for f in forms(message) if utf16_len(f) > limit]
     assert too_long == []
 
 

@@ -203,6 +203,29 @@ async def test_text_length_counts_characters_after_parsing(fake: FakeTelegram, b
     assert [c.description for c in fake.refused] == ["Bad Request: message is too long"] * 2
 
 
+async def test_text_length_counts_utf16_units_of_the_visible_text(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    """An emoji or a rare CJK character is two UTF-16 units; tags and entities count as what they show."""
+    await bot.send_message(USER_ID, "😀" * 2048)
+    await bot.send_message(USER_ID, "<b>" + "𠀀" * 2047 + "</b>&lt;&amp;", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message is too long"):
+        await bot.send_message(USER_ID, "😀" * 2048 + "x")
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message is too long"):
+        await bot.send_message(USER_ID, "<i>" + "𠀀" * 2049 + "</i>", parse_mode="HTML")
+    message = (await bot.send_message(USER_ID, "ok")).message_id
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message is too long"):
+        await bot.edit_message_text("🙂" * 2049, chat_id=USER_ID, message_id=message)
+    assert len(fake.refused) == 3
+
+
+async def test_protect_content_marks_the_message(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    protected = await bot.send_message(USER_ID, "code", protect_content=True)
+    plain = await bot.send_message(USER_ID, "hello")
+    assert protected.has_protected_content is True and not plain.has_protected_content
+    await bot.edit_message_text("code, edited", chat_id=USER_ID, message_id=protected.message_id)
+    assert user.chat_state.messages[protected.message_id]["has_protected_content"] is True, "an edit keeps it"
+    assert "has_protected_content" not in user.chat_state.messages[plain.message_id]
+
+
 @pytest.mark.parametrize(
     ("data", "ok"),
     [("a", True), ("x" * 64, True), ("é" * 32, True), ("x" * 65, False), ("é" * 33, False)],
@@ -445,6 +468,19 @@ async def test_drop_next_is_a_network_error(fake: FakeTelegram, bot: Bot, user: 
     await bot.send_message(USER_ID, "ensuite")
     assert user.texts() == ["envoyé quand même", "ensuite"]
     assert len(fake.faults) == 2 and fake.refused == []
+
+
+async def test_a_fault_can_target_one_chat(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+    group = fake.add_chat(-5001, "group", title="équipe")
+    fake.fail_next("sendMessage", error_code=500, chat_id=-5001)
+    fake.drop_next("sendMessage", chat_id=-5001)
+    await bot.send_message(USER_ID, "pas celui-ci")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(-5001, "celui-ci")
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(-5001, "et celui-ci")
+    await bot.send_message(-5001, "ensuite")
+    assert user.texts() == ["pas celui-ci"] and [m["text"] for m in group.messages.values()] == ["ensuite"]
 
 
 # --------------------------------------------------------------------------- getUpdates

@@ -64,7 +64,7 @@ async def wait_attempts(stack: Stack, attempts: int, timeout: float = 10) -> Out
 async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     faults = [("fail", 429), ("fail", 429), ("fail", 502), ("drop", 0), ("fail", 500), ("drop", 0)]
-    code = await consent_and_send(stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7))
+    code = await consent_and_send(stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7, chat_id=PARIS))
     row = await wait_attempts(stack, 1)
     assert row.next_attempt_at is not None
     wait = (row.next_attempt_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
@@ -90,7 +90,7 @@ async def test_an_answer_lost_after_telegram_acted_gives_a_recognisable_copy(sta
     was lost. Losing a notice is worse than repeating it, so it is sent again; the copy
     names the same ticket, and the ticket can only be decided once."""
     directory = await enrolled_directory(stack)
-    await consent_and_send(stack.user(), before_sending=lambda: stack.fake.drop_next("sendMessage", after_processing=True))
+    await consent_and_send(stack.user(), before_sending=lambda: stack.fake.drop_next("sendMessage", after_processing=True, chat_id=PARIS))
     await wait_attempts(stack, 1)
     await fast_forward(stack)
     notices = await wait_notice(stack, directory, "test-paris", 2)

@@ -13,7 +13,7 @@ from bot.jobs import pass_on_overdue
 from storage.models import OutboxMessage, Ticket
 from tests.conftest import Stack, make_settings
 from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import Directory, enrolled_directory
+from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory
 from tests.walks import walk_to_consent
 
 
@@ -204,9 +204,14 @@ async def test_forged_accept_from_another_chat_is_refused(stack: Stack) -> None:
 
 async def test_telegram_429_and_5xx_while_sending(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
-    await consent_and_send(stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=1))
+    group = GROUPS["test-paris"]
+    await consent_and_send(
+        stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=group)
+    )
     assert len(await wait_notice(stack, directory, "test-paris")) == 1
-    await consent_and_send(stack.user(15_002), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=500, times=2))
+    await consent_and_send(
+        stack.user(15_002), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=500, times=2, chat_id=group)
+    )
     notices = await wait_notice(stack, directory, "test-paris", 2)
     assert len(notices) == 2
     assert [f.error_code for f in stack.fake.faults] == [429, 500, 500]

@@ -116,3 +116,18 @@ def test_quoting_and_duplicates_that_babel_accepts_are_caught(tmp_path: Path) ->
     assert any("line 12" in m and "not properly quoted" in m for m in messages), messages
     assert any("line 15" in m for m in messages), messages
     assert all(p.hint for p in caught.value.problems)
+
+
+def test_a_translation_is_measured_as_telegram_measures_it(tmp_path: Path) -> None:
+    """2,049 emoji are 2,049 code points but 4,098 UTF-16 units: over Telegram's limit."""
+    po = tmp_path / "locales" / "ro" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    entries = {"Bonjour, ça va ?": "😀" * 2049, "Appelez le 17.": "Sunați la 17.", "Au revoir.": "La revedere."}
+    entries |= {m: m for m in ("Petit", "Oui", "Non, j'ai besoin d'aide", "Retour", "Continuer", "Valider", "Recommencer")}
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        + "".join(f'msgid "{m}"\nmsgstr "{t}"\n\n' for m, t in entries.items()),
+        encoding="utf-8",
+    )
+    messages = [f.message for f in lint(FIXTURES / "tiny.yaml", tmp_path / "locales")]
+    assert any("4098 characters" in m and "at most 4096" in m for m in messages), messages

@@ -57,6 +57,7 @@ def test_valid_minimal_script() -> None:
             "[a]: duplicate option id",
         ),
         ("  - {id: a, kind: action, action: end, text: " + "x" * 4097 + "}\n", "[a]: text over 4096 characters"),
+        ("  - {id: a, kind: action, action: end, text: " + "😀" * 2049 + "}\n", "[a]: text over 4096 characters"),
         (
             "  - {id: a, kind: choice, text: Q, options: [{id: " + "o" * 30 + ", label: L, next: " + "z" * 30 + "}]}\n"
             "  - {id: " + "z" * 30 + ", kind: choice, text: Q, options: [{id: " + "p" * 30 + ", label: L, next: e}]}\n"

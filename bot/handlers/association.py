@@ -13,10 +13,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handoff, texts
 from bot.conversation import Runtime
 from bot.filters import OnLoop
+from bot.mailbox import MAX_REPLY
+from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
 from storage.tickets import Refusal, add_reply, decide, ticket_for_chat
 
@@ -85,14 +88,22 @@ def build_router() -> Router:
         found = REPLY_MARK.search(replied.text or "")
         assert found is not None
         async with runtime.db.begin() as session:
-            ticket = await add_reply(session, int(found.group(1)), message.chat.id, message.text)
-        tr = runtime.catalogs.get(runtime.settings.default_locale)
-        if isinstance(ticket, Refusal):
-            await message.reply(escape(tr.gettext(REFUSALS[ticket.reason])))
-            return
-        await message.reply(escape(runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr").gettext(texts.REPLY_SAVED)))
+            answer = await _save_reply(session, runtime, int(found.group(1)), message.chat.id, message.text)
+        await message.reply(escape(answer))
 
     return router
+
+
+async def _save_reply(session: AsyncSession, runtime: Runtime, ticket_id: int, chat_id: int, body: str) -> str:
+    """Store a staff reply whole, or say why not; the answer to show in the staff chat."""
+    ticket = await ticket_for_chat(session, ticket_id, chat_id)
+    if isinstance(ticket, Refusal):
+        return runtime.catalogs.get(runtime.settings.default_locale).gettext(REFUSALS[ticket.reason])
+    tr = runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr")
+    if not fits(body, MAX_REPLY):  # refused whole, never cut: the person must be able to read all of it
+        return tr.gettext(texts.REPLY_TOO_LONG).format(length=utf16_len(body), limit=MAX_REPLY)
+    await add_reply(session, ticket_id, chat_id, body)
+    return tr.gettext(texts.REPLY_SAVED)
 
 
 async def _prompt_reply(runtime: Runtime, bot: Bot, ticket_id: int, chat_id: int, callback_answer: CallbackAnswer) -> None:

@@ -23,6 +23,7 @@ from bot.filters import OnLoop
 from bot.moderation import SCRIPT_ID, approved_version, load_files, pending_changes, po_text
 from dialogs.loader import ORIENTATION, ScriptInvalid
 from dialogs.review import format_diff
+from dialogs.telegram_text import cut
 from dialogs.versions import CatalogueInvalid, Version, version_from_files
 from storage import approvals
 
@@ -31,6 +32,7 @@ DECISION = re.compile(r"^mod:([ar]):([a-z_A-Z]{2,8}|script):([0-9a-f]{8})$")
 ROLLBACK = re.compile(r"^mod:b:([a-z_A-Z]{2,8}|script):([0-9a-f]{8})$")
 SHOWN_CHANGES = 8
 MAX_TEXT = 3800
+"""UTF-16 units of a diff shown in one message, leaving room for its title."""
 
 
 def build_router(moderator_ids: tuple[int, ...]) -> Router:
@@ -56,7 +58,7 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
             changes = format_diff(list(item.changes[:SHOWN_CHANGES])) if item.changes else "nouveau"
             more = f"\n… et {len(item.changes) - SHOWN_CHANGES} autre(s)" if len(item.changes) > SHOWN_CHANGES else ""
             title = "Script" if item.subject == approvals.SCRIPT else f"Langue {item.subject}"
-            text = f"<b>{escape(title)}</b> ({item.digest[:8]})\n<pre>{escape(changes[:MAX_TEXT])}</pre>{escape(more)}"
+            text = f"<b>{escape(title)}</b> ({item.digest[:8]})\n<pre>{escape(cut(changes, MAX_TEXT)[0])}</pre>{escape(more)}"
             data = f"{item.subject}:{item.digest[:8]}"
             buttons = [[
                 InlineKeyboardButton(text="✅ Approuver", callback_data=f"mod:a:{data}"),

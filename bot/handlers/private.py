@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import conversation, texts
+from bot import conversation, mailbox, texts
 from bot.conversation import Turn
 from bot.filters import OnLoop
 from bot.middlewares import AnswerPresses
@@ -107,6 +107,10 @@ def build_router() -> Router:
     @router.callback_query(OnLoop(F.data == conversation.MAILBOX_CHECK))
     async def on_check(callback: CallbackQuery, turn: Turn) -> None:
         await conversation.show_mailbox(turn, _editable(callback))
+
+    @router.callback_query(OnLoop(F.data.regexp(mailbox.PAGE_DATA)))
+    async def on_page(callback: CallbackQuery, turn: Turn) -> None:
+        await conversation.show_mailbox(turn, _editable(callback), mailbox.page_of(callback.data or ""))
 
     @router.callback_query(OnLoop(F.data == conversation.MAILBOX_ANSWER))
     async def on_answer(callback: CallbackQuery, turn: Turn) -> None:
