@@ -23,7 +23,17 @@ from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
 from storage.models import Association
 from storage.places import places
-from storage.tickets import NewTicket, Ticket, create_ticket, enrolled_chat, find_ticket, move_ticket, new_code, queue
+from storage.tickets import (
+    NewTicket,
+    Ticket,
+    create_ticket,
+    enrolled_chat,
+    find_ticket,
+    move_ticket,
+    new_code,
+    queue,
+    reference,
+)
 
 STATUS_TEXT = {
     "sent": texts.STATUS_SENT,
@@ -102,15 +112,15 @@ class NoticeFacts:
     version: str
 
 
-def render_notice(engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None) -> str:
-    """The notice, in the association's language. Only coded answers and flags."""
+def render_notice(engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Translator, *, passed: bool) -> str:
+    """The notice, in the association's language. Only coded answers and flags, and the
+    ticket's reference: never the code, which would open the person's mailbox."""
     _ = tr.gettext
     script = engine.script
-    title = texts.NOTICE_TITLE if code else texts.NOTICE_PASSED_TITLE
+    title = texts.NOTICE_PASSED_TITLE if passed else texts.NOTICE_TITLE
     language = Locale.parse(facts.locale).get_display_name(Locale.parse(tr.locale)) or facts.locale
-    lines = [f"<b>{escape(_(title).format(ticket=ticket_id))}</b>"]
-    if code:
-        lines.append(escape(_(texts.NOTICE_CODE).format(code=code)))
+    lines = [f"<b>{escape(_(title).format(ticket=ticket.id))}</b>"]
+    lines.append(escape(_(texts.NOTICE_REFERENCE).format(reference=tr.isolate(reference(ticket)))))
     if script.flag("danger", facts.answers):
         lines.append(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>")
     if script.flag("minor", facts.answers):
@@ -149,8 +159,8 @@ async def create_handoff(
         association_slug=match.candidate.slug,
     )
 
-    def notice(ticket_id: int, locale: str) -> str:
-        return render_notice(engine, facts, ticket_id, catalogs.get(locale), code)
+    def notice(ticket: Ticket, locale: str) -> str:
+        return render_notice(engine, facts, ticket, catalogs.get(locale), passed=False)
 
     ticket = await in_transaction(db, lambda session: create_ticket(session, new, notice))
     return code, ticket
@@ -171,14 +181,22 @@ async def queue_relay(session: AsyncSession, catalogs: Catalogs, code: str, text
 
 
 async def pass_on(
-    session: AsyncSession, ticket: Ticket, engine: Engine, catalogs: Catalogs, *, timed_out: bool
+    session: AsyncSession,
+    ticket: Ticket,
+    engine: Engine,
+    catalogs: Catalogs,
+    *,
+    timed_out: bool,
+    candidates: list[Candidate] | None = None,
 ) -> Match | None:
     """Offer the ticket to the next nearest association it was not offered to yet.
 
-    The notice to the next one carries the ticket's number, not its code: only the
-    code's hash is stored. On a timeout, the first association is told.
+    The notice to the next one carries the ticket's number and reference, like the first.
+    On a timeout, the first association is told. `candidates`: the directory, when the
+    caller passes several tickets on in one run and read it once.
     """
-    candidates = await load_candidates(session)
+    if candidates is None:
+        candidates = await load_candidates(session)
     point = places().point(ticket.departement) if ticket.departement else None
     match = nearest(candidates, ticket.departement, point, today(), frozenset(ticket.tried))
     if match is None:
@@ -192,7 +210,7 @@ async def pass_on(
         return None
     facts = NoticeFacts(ticket.answers, ticket.locale, ticket.departement, ticket.script_version)
     locale = association.notice_locale
-    queue(session, ticket, chat.chat_id, locale, "notice", render_notice(engine, facts, ticket.id, catalogs.get(locale), None), buttons=True)
+    queue(session, ticket, chat.chat_id, locale, "notice", render_notice(engine, facts, ticket, catalogs.get(locale), passed=True), buttons=True)
     if timed_out and previous is not None:
         old_chat = await enrolled_chat(session, previous.id)
         if old_chat is not None:
