@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine
 from dialogs.i18n import Catalogs, Translator
+from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
 from storage.models import Association
@@ -35,6 +36,8 @@ from storage.tickets import (
     reference,
 )
 
+CODE_MASK = "[…]"
+"""What stands for the person's code if they paste it into a message to the association."""
 STATUS_TEXT = {
     "sent": texts.STATUS_SENT,
     "accepted": texts.STATUS_ACCEPTED,
@@ -176,6 +179,7 @@ async def queue_relay(session: AsyncSession, catalogs: Catalogs, code: str, text
         return False
     locale = ticket.association.notice_locale
     heading = catalogs.get(locale).gettext(texts.RELAY_TITLE).format(ticket=ticket.id)
+    text = masked(text, code, CODE_MASK)  # the code opens the mailbox: never in a group
     queue(session, ticket, chat.chat_id, locale, "relay", f"<b>{escape(heading)}</b>\n{escape(text)}")
     return True
 
