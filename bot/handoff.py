@@ -214,7 +214,8 @@ async def pass_on(
         return None
     facts = NoticeFacts(ticket.answers, ticket.locale, ticket.departement, ticket.script_version)
     locale = association.notice_locale
-    queue(session, ticket, chat.chat_id, locale, "notice", render_notice(engine, facts, ticket, catalogs.get(locale), passed=True), buttons=True)
+    notice = render_notice(engine, facts, ticket, catalogs.get(locale), passed=True)
+    queue(session, ticket, chat.chat_id, locale, "notice", notice, buttons=True)
     if timed_out and previous is not None:
         old_chat = await enrolled_chat(session, previous.id)
         if old_chat is not None:

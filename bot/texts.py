@@ -151,7 +151,8 @@ ENROLL_GROUPS_ONLY = N_(
     "L'inscription se fait dans le groupe Telegram de l'équipe, pas dans une conversation privée ni dans un canal."
 )
 ENROLL_PUBLIC = N_(
-    "Ce groupe est public (il a un nom d'utilisateur) : les demandes n'y seront pas envoyées. Utilisez un groupe privé."
+    "Ce groupe est public (il a un nom d'utilisateur) : les demandes n'y seront pas envoyées. "
+    "Utilisez un groupe privé."
 )
 REQUEST_GONE = N_("Cette demande n'existe plus.")
 GROUP_PURGED = N_("Demande effacée.")

@@ -46,14 +46,17 @@ async def mailbox(user: FakeUser) -> str:
 
 async def wait_relays(stack: Stack, staff: FakeUser, count: int) -> list[dict[str, Any]]:
     """The relays shown in the group, once the sender has also recorded them as sent."""
-    await stack.fake.wait_for(lambda: len([m for m in staff.bot_messages() if "Message de la personne" in m["text"]]) >= count)
+    def relays() -> list[dict[str, Any]]:
+        return [m for m in staff.bot_messages() if "Message de la personne" in m["text"]]
+
+    await stack.fake.wait_for(lambda: len(relays()) >= count)
 
     async def recorded() -> bool:
         async with stack.app.runtime.db() as session:
             return await session.scalar(select(OutboxMessage.id).where(OutboxMessage.status == "pending")) is None
 
     await stack.fake.wait_for(recorded)
-    return [m for m in staff.bot_messages() if "Message de la personne" in m["text"]]
+    return relays()
 
 
 # ---------------------------------------------------------------------------- routing

@@ -65,7 +65,9 @@ async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     faults = [("fail", 429), ("fail", 429), ("fail", 502), ("drop", 0), ("fail", 500), ("drop", 0)]
     user = stack.user()
-    await consent_and_send(user, before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7))
+    await consent_and_send(
+        user, before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7)
+    )
     row = await wait_attempts(stack, 1)
     assert row.next_attempt_at is not None
     wait = (row.next_attempt_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
