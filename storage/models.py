@@ -162,7 +162,7 @@ class OutboxMessage(Base):
     locale: Mapped[str] = mapped_column(String(16), default="fr")
     """The association's language, for the buttons rendered at sending time."""
     text: Mapped[str] = mapped_column(Text)
-    """The rendered French text; blanked once delivered (a notice holds the ticket's code)."""
+    """The rendered text, in the association's language; blanked once delivered (a relay holds a person's words)."""
     buttons: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(8), default="pending")
     """pending, sent, failed."""
