@@ -23,6 +23,7 @@ from bot.config import ConfigError, Settings
 from bot.conversation import Runtime
 from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
+from bot.limits import HANDOFF_WINDOW, RELAY_WINDOW, MemoryQuota
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
@@ -75,7 +76,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        from bot.limits import RedisGuessLimiter
+        from bot.limits import RedisGuessLimiter, RedisQuota
 
         # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
         redis = Redis.from_url(
@@ -87,9 +88,13 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         storage = RedisStorage(redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl)
         isolation = storage.create_isolation()
         runtime.limiter = RedisGuessLimiter(redis)
+        runtime.handoff_quota = RedisQuota(redis, "handoff", settings.handoffs_per_day, HANDOFF_WINDOW)
+        runtime.relay_quota = RedisQuota(redis, "relay", settings.relays_per_hour, RELAY_WINDOW)
     else:
         storage = PseudonymousMemoryStorage(keys, ttl=settings.state_ttl)
         isolation = PseudonymEventIsolation(keys)
+        runtime.handoff_quota = MemoryQuota(settings.handoffs_per_day, HANDOFF_WINDOW)
+        runtime.relay_quota = MemoryQuota(settings.relays_per_hour, RELAY_WINDOW)
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
     dispatcher.include_routers(
@@ -185,7 +190,7 @@ class App:
             log.warning("could not set the command menus (%s); they are set again at the next approval", type(exc).__name__)
         self.sender.start()
         timers = [
-            asyncio.create_task(maintenance(self.runtime, maintenance_every or 600.0), name="maintenance"),
+            asyncio.create_task(maintenance(self.runtime, self.bot, maintenance_every or 600.0), name="maintenance"),
             asyncio.create_task(self.follow_approvals(), name="approvals"),
         ]
         try:

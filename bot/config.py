@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     """A notice not accepted within this time is passed on to the next nearest association."""
     ticket_retention_days: int = Field(default=30, ge=1, le=366)
     """Tickets and their replies are deleted after this many days."""
+    handoffs_per_day: int = Field(default=3, ge=1, le=100)
+    """Handoffs one person (pseudonym) may make in 24 hours; past it, a kind message and
+    the emergency numbers. Counted in memory or Redis, never in the database."""
+    relays_per_hour: int = Field(default=10, ge=1, le=1000)
+    """Messages a person may relay to the association on one ticket in an hour."""
+    relay_max_chars: int = Field(default=3000, ge=100, le=3500)
+    """The longest message a person may relay (it must fit in one Telegram message)."""
     outbox_lease_seconds: int = Field(default=90, ge=2, le=3600)
     """A notice claimed by an instance that then died is sent by another one after this
     long. Longer than a send's own timeout (30 s), so a live sender never loses its claim."""

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import handoff, mailbox, texts
 from bot.config import Settings
-from bot.limits import GuessLimiter, Limiter
+from bot.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
 from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.session import Session
 from dialogs.engine import Engine, State, Step
@@ -33,7 +33,7 @@ from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
 from dialogs.telegram_text import fits
 from storage.places import PlaceParser
-from storage.tickets import delete_ticket, find_ticket, normalise_code
+from storage.tickets import Ticket, code_hash, delete_ticket, find_ticket, normalise_code, reference
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,8 +41,6 @@ DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids a call."""
 MAX_PARSED_TEXT = 200
 """Longer text is never handed to a parser: no postcode or town is that long."""
-MAX_RELAY = 3000
-"""A person's answer, in UTF-16 units: with its heading it must fit in one Telegram message."""
 MAILBOX_CHECK = "m:check"
 MAILBOX_ANSWER = "m:answer"
 MAILBOX_DELETE = "m:delete"
@@ -59,6 +57,10 @@ class Runtime:
     db: async_sessionmaker[AsyncSession]
     clock: Callable[[], float] = time.time
     limiter: Limiter = field(default_factory=GuessLimiter)
+    handoff_quota: Quota = field(default_factory=lambda: MemoryQuota(3, HANDOFF_WINDOW))
+    """Handoffs per person (pseudonym); set from the settings by the app."""
+    relay_quota: Quota = field(default_factory=lambda: MemoryQuota(10, RELAY_WINDOW))
+    """Relays per ticket (code hash); set from the settings by the app."""
     wake_sender: Callable[[], None] = lambda: None
     """Set by the app once the outbox sender runs."""
     reload_approved: Callable[[], Awaitable[bool]] = field(default=lambda: _nothing())
@@ -289,7 +291,7 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     if step.outcome == "stale":
         return texts.STALE_BUTTON
     if step.screen.action == "handoff":
-        await hand_off(turn, step, edit)
+        await hand_off(turn, state, step, edit)
         return None
     if turn.session.locale is None:  # back from the emergency screen, opened on the language picker
         turn.session.state = step.state
@@ -299,8 +301,12 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     return None
 
 
-async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
-    """Consent given: create the ticket and its notice, show the code and the contact card."""
+async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> None:
+    """Consent given: create the ticket and its notice, show the code and the contact card.
+
+    Past HANDOFFS_PER_DAY for this person, nothing is sent: the emergency screen shows over
+    the consent screen (`before`), with a kind word, and "back" returns to it.
+    """
     runtime = turn.runtime
     departement = _departement(step.state)
     if turn.previewing:  # no ticket, no notice
@@ -312,18 +318,29 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
         turn.notices.append(texts.NO_ASSOCIATION)
         await show_current(turn, edit)
         return
+    if not await runtime.handoff_quota.take(turn.pseudonym):
+        turn.notices.append(texts.HANDOFF_LIMIT)
+        await show_step(turn, turn.engine.handle(before, Event("e")), edit)
+        return
     facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
-    code, _ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
+    code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
     turn.session.ticket = code
     turn.session.state = step.state
     tr = turn.tr
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
-        f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
+        f"{code_lines(tr, code, ticket)}\n\n{handoff.contact_card(match.candidate, tr)}",
         mailbox_buttons(tr, answer=False),
         first=True,  # the code's buttons before "start again", which would leave it behind
     )
     await show(turn, rendered, edit, protect=True)
+
+
+def code_lines(tr: Translator, code: str, ticket: Ticket) -> str:
+    """The code, which opens the mailbox and is the person's alone, and the reference the
+    notice shows too, which opens nothing."""
+    ref = escape(tr.gettext(texts.YOUR_REFERENCE).format(reference=tr.isolate(reference(ticket))))
+    return f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n{ref}"
 
 
 def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboardButton]]:
@@ -349,7 +366,7 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
     turn.session.ticket = code
     _ = tr.gettext
     lines = [
-        f"{escape(_(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>",
+        code_lines(tr, code, ticket),
         escape(_(handoff.STATUS_TEXT.get(ticket.status, texts.STATUS_SENT))),
     ]
     if ticket.messages:
@@ -393,10 +410,7 @@ async def start_answer(turn: Turn, edit: int | None) -> None:
     if turn.session.ticket is None:
         await show_current(turn, edit)
         return
-    turn.session.composing = True
-    tr = turn.tr
-    rows = [[button(tr.gettext(texts.CANCEL), MAILBOX_CANCEL)], footer(tr, turn.engine.version)]
-    await show(turn, Rendered.of(escape(tr.gettext(texts.COMPOSE)), rows), edit)
+    await compose_again(turn, escape(turn.tr.gettext(texts.COMPOSE)), edit)
 
 
 async def relay(turn: Turn, text: str) -> None:
@@ -406,10 +420,12 @@ async def relay(turn: Turn, text: str) -> None:
     if code is None:
         await show_current(turn)
         return
-    if not fits(text, MAX_RELAY):
-        turn.notices.append(texts.RELAY_TOO_LONG)
-        turn.session.composing = True
-        await show(turn, Rendered.of(escape(turn.tr.gettext(texts.RELAY_TOO_LONG)), [footer(turn.tr, turn.engine.version)]))
+    limit = turn.runtime.settings.relay_max_chars
+    if not fits(text, limit):  # UTF-16 units, as Telegram counts
+        await compose_again(turn, escape(turn.tr.gettext(texts.RELAY_TOO_LONG).format(limit=turn.tr.number(limit))))
+        return
+    if not await turn.runtime.relay_quota.take(code_hash(code)):  # counted per ticket, by its hash
+        await compose_again(turn, f"<i>{escape(turn.tr.gettext(texts.RELAY_LIMIT))}</i>\n\n{emergency_text(turn)}")
         return
     async with turn.runtime.db.begin() as session:
         queued = await handoff.queue_relay(session, turn.runtime.catalogs, code, text)
@@ -417,6 +433,21 @@ async def relay(turn: Turn, text: str) -> None:
         turn.runtime.wake_sender()
         turn.notices.append(texts.RELAYED)
     await open_mailbox(turn, code)
+
+
+async def compose_again(turn: Turn, text: str, edit: int | None = None) -> None:
+    """The next message typed is an answer to relay: asked for, or after one refused (too
+    long, too many), which was not sent and may be sent again."""
+    turn.session.composing = True
+    tr = turn.tr
+    rows = [[button(tr.gettext(texts.CANCEL), MAILBOX_CANCEL)], footer(tr, turn.engine.version)]
+    await show(turn, Rendered.of(text, rows), edit)
+
+
+def emergency_text(turn: Turn) -> str:
+    """The script's emergency numbers, in the person's language: the same as the 🆘 screen."""
+    script = turn.engine.script
+    return escape(turn.tr.gettext(script.node(script.emergency).text))
 
 
 async def delete_my_ticket(turn: Turn, edit: int | None) -> None:

@@ -19,12 +19,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
+from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
 from storage.models import Association
 from storage.places import places
-from storage.tickets import NewTicket, Ticket, create_ticket, enrolled_chat, find_ticket, move_ticket, new_code, queue
+from storage.tickets import (
+    NewTicket,
+    Ticket,
+    create_ticket,
+    enrolled_chat,
+    find_ticket,
+    move_ticket,
+    new_code,
+    queue,
+    reference,
+)
 
+CODE_MASK = "[…]"
+"""What stands for the person's code if they paste it into a message to the association."""
 STATUS_TEXT = {
     "sent": texts.STATUS_SENT,
     "accepted": texts.STATUS_ACCEPTED,
@@ -104,8 +117,8 @@ class NoticeFacts:
 
 TICKET = "ticket"
 """What a notice line may show besides answers: the ticket's number and the script version,"""
-CODE = "code"
-"""the person's code,"""
+REFERENCE = "reference"
+"""the ticket's reference (never the code, which opens the mailbox),"""
 LANGUAGE = "language"
 """and the person's language. Every other line shows answers, named by their store key."""
 
@@ -117,7 +130,7 @@ class NoticeLine:
     text: str
     """HTML, in the association's language."""
     shows: tuple[str, ...]
-    """TICKET, CODE, LANGUAGE or answer keys: each has its line on the consent screen."""
+    """TICKET, REFERENCE, LANGUAGE or answer keys: each has its line on the consent screen."""
 
 
 def language_name(locale: str, tr: Translator) -> str:
@@ -131,10 +144,9 @@ def answer_text(line: SummaryLine, tr: Translator) -> str:
     return f"{escape(_(line.label))} : {escape(', '.join(values) or _(texts.NOT_GIVEN))}"
 
 
-def notice_lines(
-    engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None
-) -> list[NoticeLine]:
-    """The notice, line by line, in the association's language. Only coded answers and flags."""
+def notice_lines(engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Translator, *, passed: bool) -> list[NoticeLine]:
+    """The notice, line by line, in the association's language. Only coded answers and flags,
+    and the ticket's reference: never the code, which would open the person's mailbox."""
     _ = tr.gettext
     script = engine.script
 
@@ -142,10 +154,10 @@ def notice_lines(
         """A flag shows the answers it is raised by."""
         return tuple(script.flags.get(name, {}))
 
-    title = texts.NOTICE_TITLE if code else texts.NOTICE_PASSED_TITLE
-    lines = [NoticeLine(f"<b>{escape(_(title).format(ticket=ticket_id))}</b>", (TICKET,))]
-    if code:
-        lines.append(NoticeLine(escape(_(texts.NOTICE_CODE).format(code=code)), (CODE,)))
+    title = texts.NOTICE_PASSED_TITLE if passed else texts.NOTICE_TITLE
+    lines = [NoticeLine(f"<b>{escape(_(title).format(ticket=ticket.id))}</b>", (TICKET,))]
+    shown_reference = _(texts.NOTICE_REFERENCE).format(reference=tr.isolate(reference(ticket)))
+    lines.append(NoticeLine(escape(shown_reference), (REFERENCE,)))
     if script.flag("danger", facts.answers):
         lines.append(NoticeLine(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>", flagged("danger")))
     if script.flag("minor", facts.answers):
@@ -163,8 +175,8 @@ def notice_lines(
     return lines
 
 
-def render_notice(engine: Engine, facts: NoticeFacts, ticket_id: int, tr: Translator, code: str | None) -> str:
-    return "\n".join(line.text for line in notice_lines(engine, facts, ticket_id, tr, code))
+def render_notice(engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Translator, *, passed: bool) -> str:
+    return "\n".join(line.text for line in notice_lines(engine, facts, ticket, tr, passed=passed))
 
 
 def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> dict[str, str]:
@@ -173,7 +185,7 @@ def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> di
     lines = {line.store: answer_text(line, tr) for line in engine.summary(answers)}
     lines[LANGUAGE] = escape(_(texts.NOTICE_LANGUAGE).format(language=language_name(tr.locale, tr)))
     lines[TICKET] = escape(_(texts.CONSENT_TICKET))
-    lines[CODE] = escape(_(texts.CONSENT_CODE))
+    lines[REFERENCE] = escape(_(texts.CONSENT_REFERENCE))
     return lines
 
 
@@ -205,8 +217,8 @@ async def create_handoff(
         association_slug=match.candidate.slug,
     )
 
-    def notice(ticket_id: int, locale: str) -> str:
-        return render_notice(engine, facts, ticket_id, catalogs.get(locale), code)
+    def notice(ticket: Ticket, locale: str) -> str:
+        return render_notice(engine, facts, ticket, catalogs.get(locale), passed=False)
 
     ticket = await in_transaction(db, lambda session: create_ticket(session, new, notice))
     return code, ticket
@@ -222,19 +234,28 @@ async def queue_relay(session: AsyncSession, catalogs: Catalogs, code: str, text
         return False
     locale = ticket.association.notice_locale
     heading = catalogs.get(locale).gettext(texts.RELAY_TITLE).format(ticket=ticket.id)
+    text = masked(text, code, CODE_MASK)  # the code opens the mailbox: never in a group
     queue(session, ticket, chat.chat_id, locale, "relay", f"<b>{escape(heading)}</b>\n{escape(text)}")
     return True
 
 
 async def pass_on(
-    session: AsyncSession, ticket: Ticket, engine: Engine, catalogs: Catalogs, *, timed_out: bool
+    session: AsyncSession,
+    ticket: Ticket,
+    engine: Engine,
+    catalogs: Catalogs,
+    *,
+    timed_out: bool,
+    candidates: list[Candidate] | None = None,
 ) -> Match | None:
     """Offer the ticket to the next nearest association it was not offered to yet.
 
-    The notice to the next one carries the ticket's number, not its code: only the
-    code's hash is stored. On a timeout, the first association is told.
+    The notice to the next one carries the ticket's number and reference, like the first.
+    On a timeout, the first association is told. `candidates`: the directory, when the
+    caller passes several tickets on in one run and read it once.
     """
-    candidates = await load_candidates(session)
+    if candidates is None:
+        candidates = await load_candidates(session)
     point = places().point(ticket.departement) if ticket.departement else None
     match = nearest(candidates, ticket.departement, point, today(), frozenset(ticket.tried))
     if match is None:
@@ -248,7 +269,8 @@ async def pass_on(
         return None
     facts = NoticeFacts(ticket.answers, ticket.locale, ticket.departement, ticket.script_version)
     locale = association.notice_locale
-    queue(session, ticket, chat.chat_id, locale, "notice", render_notice(engine, facts, ticket.id, catalogs.get(locale), None), buttons=True)
+    notice = render_notice(engine, facts, ticket, catalogs.get(locale), passed=True)
+    queue(session, ticket, chat.chat_id, locale, "notice", notice, buttons=True)
     if timed_out and previous is not None:
         old_chat = await enrolled_chat(session, previous.id)
         if old_chat is not None:

@@ -1,29 +1,55 @@
-"""Periodic work inside the bot process: pass on notices nobody accepted, purge old tickets.
+"""Periodic work inside the bot process: pass on notices nobody accepted, purge old tickets,
+and clear from association chats what the bot sent about tickets now deleted.
 
-`passerelle purge` runs the same purge from the command line.
+`passerelle purge` runs the same purge from the command line; the running bot then
+clears the chats at its next run. Several instances may run these together: each ticket
+and each message is claimed by one of them (see `storage.tickets.claim_overdue` and
+`storage.routing.claim_orphans`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from contextlib import suppress
+from html import escape
 
-from bot import handoff
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+
+from bot import handoff, texts
 from bot.conversation import Runtime
-from storage.tickets import overdue, purge
+from storage.directory import load_candidates
+from storage.models import GroupMessage, hour
+from storage.routing import claim_orphans, forget, release
+from storage.tickets import claim_overdue, overdue, purge
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600.0
 """Ten minutes: pass-on deadlines are counted in hours, retention in days."""
+DELETE_HOURS = 47
+"""Telegram lets a bot delete its messages for 48 hours; times are kept to the hour."""
 
 
 async def pass_on_overdue(runtime: Runtime) -> int:
-    """Pass on every open ticket not accepted within HANDOFF_ACCEPT_HOURS; returns how many moved."""
+    """Pass on each ticket not accepted in time, each in its own transaction that first
+    claims it; the directory is read once for the whole run."""
+    hours = runtime.settings.handoff_accept_hours
     moved = 0
-    async with runtime.db.begin() as session:
-        for ticket in await overdue(session, runtime.settings.handoff_accept_hours):
-            if await handoff.pass_on(session, ticket, runtime.engine, runtime.catalogs, timed_out=True):
+    async with runtime.db() as session:
+        due = await overdue(session, hours)
+        candidates = await load_candidates(session) if due else []
+        await session.rollback()
+        for ticket_id in due:
+            ticket = await claim_overdue(session, ticket_id, hours)
+            if ticket is not None and await handoff.pass_on(
+                session, ticket, runtime.engine, runtime.catalogs, timed_out=True, candidates=candidates
+            ):
+                await session.commit()
                 moved += 1
+            else:  # another instance has it, or nowhere to go: it stays overdue for the next run
+                await session.rollback()
     if moved:
         runtime.wake_sender()
         log.info("passed on %d ticket(s) not accepted in time", moved)
@@ -38,12 +64,51 @@ async def purge_expired(runtime: Runtime) -> int:
     return removed
 
 
-async def maintenance(runtime: Runtime, every: float = EVERY_SECONDS) -> None:
+async def clear_group_messages(runtime: Runtime, bot: Bot) -> int:
+    """Delete (within 48 hours) or blank (after) the notices, prompts and relays of deleted
+    tickets, so a group's history keeps nothing of them. Returns how many were cleared."""
+    cleared = 0
+    while True:
+        async with runtime.db.begin() as session:
+            rows = await claim_orphans(session, lease=runtime.settings.outbox_lease_seconds)
+        if not rows:
+            break
+        outcomes = [(row.id, await _clear(bot, row, runtime)) for row in rows]
+        async with runtime.db.begin() as session:
+            await forget(session, [row_id for row_id, done in outcomes if done])
+            await release(session, [row_id for row_id, done in outcomes if not done])
+        cleared += sum(done for _, done in outcomes)
+        if not all(done for _, done in outcomes):
+            break  # Telegram is not answering: the rest waits for the next run
+    if cleared:
+        log.info("cleared %d message(s) of deleted tickets from association chats", cleared)
+    return cleared
+
+
+async def _clear(bot: Bot, row: GroupMessage, runtime: Runtime) -> bool:
+    """True once the message is gone or neutral (or out of the bot's reach for good)."""
+    try:
+        if row.sent_at > hour() - dt.timedelta(hours=DELETE_HOURS):
+            with suppress(TelegramBadRequest):  # refused: blank it instead
+                await bot.delete_message(chat_id=row.chat_id, message_id=row.message_id)
+                return True
+        neutral = escape(runtime.catalogs.get(row.locale).gettext(texts.GROUP_PURGED))
+        await bot.edit_message_text(chat_id=row.chat_id, message_id=row.message_id, text=neutral)
+    except (TelegramBadRequest, TelegramForbiddenError):
+        pass  # deleted or blanked already, or the bot is no longer in that chat
+    except TelegramAPIError as exc:
+        log.warning("could not clear a message of a deleted ticket (%s); trying again later", type(exc).__name__)
+        return False
+    return True
+
+
+async def maintenance(runtime: Runtime, bot: Bot, every: float = EVERY_SECONDS) -> None:
     """Runs until cancelled."""
     while True:
         try:
             await pass_on_overdue(runtime)
             await purge_expired(runtime)
+            await clear_group_messages(runtime, bot)
         except Exception as exc:  # noqa: BLE001  (try again next time)
             log.error("maintenance failed: %s", type(exc).__name__)
         await asyncio.sleep(every)

@@ -1,4 +1,5 @@
-"""Rate limits on guessing ticket codes: per person (pseudonym) and for everyone together.
+"""Rate limits: on guessing ticket codes (per person and for everyone together), and
+quotas on floods (handoffs per person, relays per ticket).
 
 Codes have 60 bits, so guessing is hopeless anyway; the limits keep it that way and
 keep a flood from costing database lookups. In memory for one process; in Redis, shared
@@ -10,12 +11,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 PER_PERSON = 5
 PER_PERSON_WINDOW = 3600.0
 OVERALL = 60
 OVERALL_WINDOW = 60.0
+HANDOFF_WINDOW = 24 * 3600.0
+"""HANDOFFS_PER_DAY counts handoffs over this window."""
+RELAY_WINDOW = 3600.0
+"""RELAYS_PER_HOUR counts relays over this window."""
 
 
 class GuessLimiter:
@@ -77,3 +82,55 @@ class RedisGuessLimiter:
 
 
 Limiter = GuessLimiter | RedisGuessLimiter
+
+
+class Quota(Protocol):
+    """At most `limit` uses per key in a window: handoffs per person, relays per ticket.
+
+    Keys are HMAC pseudonyms or code hashes, never an id or a code, and expire with
+    their window: nothing of a flood is kept in the database.
+    """
+
+    limit: int
+
+    async def take(self, key: str) -> bool:
+        """Count one use; False (and the use not made) once the limit is reached."""
+        ...
+
+
+class MemoryQuota:
+    """In memory: a sliding window per key, for one process."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._uses: dict[str, deque[float]] = {}
+
+    async def take(self, key: str) -> bool:
+        now = self._clock()
+        uses = GuessLimiter._prune(self._uses.setdefault(key, deque()), now - self.window)
+        assert uses is not None
+        if len(uses) >= self.limit:
+            return False
+        uses.append(now)
+        return True
+
+
+class RedisQuota:
+    """The same in Redis, shared by every instance: one counter per fixed window, which
+    expires with it (as RedisGuessLimiter). One INCR per use; a refused use still counts,
+    which only keeps the counter over the limit until its window ends."""
+
+    def __init__(self, redis: Any, name: str, limit: int, window: float, prefix: str = "limit") -> None:
+        self.redis = redis
+        self.limit = limit
+        self.window = window
+        self._prefix = f"{prefix}:{name}"
+
+    async def take(self, key: str) -> bool:
+        counter = f"{self._prefix}:{key}:{int(time.time() // self.window)}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(counter).expire(counter, int(self.window))
+            count, _ = await pipe.execute()
+        return int(count) <= self.limit

@@ -67,7 +67,7 @@ UPDATED = N_("Les questions ont changé. On recommence depuis le début.")
 SUMMARY_TITLE = N_("Ce qui sera envoyé :")
 NOT_GIVEN = N_("non précisé")
 CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
-CONSENT_CODE = N_("Un code : vous le verrez après l'envoi.")
+CONSENT_REFERENCE = N_("Une référence courte : vous la verrez après l'envoi.")
 RECIPIENT = N_("À cette association :")
 
 
@@ -81,6 +81,7 @@ NO_ASSOCIATION = N_(
     "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. En danger, appuyez sur « Urgence »."
 )
 YOUR_CODE = N_("Votre code :")
+YOUR_REFERENCE = N_("Référence à donner si vous appelez l'association ou allez la voir : {reference}")
 PHONE = N_("Téléphone :")
 WEBSITE = N_("Site :")
 HOURS = N_("Horaires :")
@@ -111,12 +112,22 @@ COMPOSE = N_(
     "Votre message est effacé ici dès qu'il est transmis."
 )
 RELAYED = N_("Votre message est transmis à l'association.")
-RELAY_TOO_LONG = N_("Ce message est trop long. Écrivez moins de 3000 caractères.")
+RELAY_TOO_LONG = N_("Ce message est trop long. Écrivez moins de {limit} caractères.")
+
+# When a limit stops a flood: the emergency screen follows each of these.
+HANDOFF_LIMIT = N_(
+    "Vous avez déjà envoyé plusieurs demandes ces dernières 24 heures. Pour que chacune soit bien lue, "
+    "vous pourrez en envoyer une autre plus tard. Vos demandes envoyées restent ouvertes avec leur code."
+)
+RELAY_LIMIT = N_(
+    "Vous avez déjà envoyé plusieurs messages pour cette demande dans l'heure. Celui-ci n'est pas parti : "
+    "vous pourrez l'envoyer un peu plus tard. L'association lira les précédents."
+)
 
 # The association's side (in the association's language, French by default).
 NOTICE_TITLE = N_("Nouvelle demande anonyme n° {ticket}")
 NOTICE_PASSED_TITLE = N_("Demande anonyme n° {ticket}, transmise par une autre association")
-NOTICE_CODE = N_("Code de la personne : {code}")
+NOTICE_REFERENCE = N_("Référence : {reference}")
 NOTICE_LANGUAGE = N_("Langue : {language}")
 NOTICE_INTERPRETER = N_("Interprète demandé")
 NOTICE_MINOR = N_("⚠️ Personne mineure")
@@ -148,6 +159,15 @@ REPLY_TOO_LONG = N_(
 RELAY_TITLE = N_("Message de la personne, demande n° {ticket} :")
 ENROLLED = N_("Ce groupe reçoit désormais les demandes anonymes pour : {name}.")
 ENROLL_REFUSED = N_("Code invalide ou expiré.")
+ENROLL_GROUPS_ONLY = N_(
+    "L'inscription se fait dans le groupe Telegram de l'équipe, pas dans une conversation privée ni dans un canal."
+)
+ENROLL_PUBLIC = N_(
+    "Ce groupe est public (il a un nom d'utilisateur) : les demandes n'y seront pas envoyées. "
+    "Utilisez un groupe privé."
+)
+REQUEST_GONE = N_("Cette demande n'existe plus.")
+GROUP_PURGED = N_("Demande effacée.")
 
 # What Telegram shows about the bot before a chat starts: discreet on purpose, since the
 # phone may be seen by someone else (setMyDescription, setMyShortDescription).

@@ -34,3 +34,11 @@ def read(text: str, length: int) -> str | None:
 
 def digest(symbols: str) -> str:
     return hashlib.sha256(symbols.encode()).hexdigest()
+
+
+def masked(text: str, code: str, mark: str) -> str:
+    """`text` with `code` replaced by `mark` wherever it appears, in any case and with any
+    separators: a code pasted into a message bound for a group must not reach it."""
+    symbols = _SEPARATORS.sub("", code).upper()
+    spelled = f"{_SEPARATORS.pattern}*".join(re.escape(symbol) for symbol in symbols)
+    return re.sub(spelled, mark, text, flags=re.IGNORECASE)

@@ -95,6 +95,9 @@ class Ticket(Base):
     script_version: Mapped[str] = mapped_column(String(64))
     tried: Mapped[list[str]] = mapped_column(default=list)
     """Slugs of the associations this ticket was already offered to (pass-on skips them)."""
+    reference: Mapped[str] = mapped_column(String(8), default="")
+    """Random symbols shown with the ticket's number to the person and in the notice, so a
+    caller can be matched to a request; it opens nothing (see storage.tickets.reference)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
 
@@ -121,6 +124,27 @@ class TicketMessage(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
 
 
+class GroupMessage(Base):
+    """A message the bot sent to an association chat about a ticket (a notice, a reply
+    prompt, a relay): a staff reply to it belongs to that ticket. When the ticket is
+    deleted, `ticket_id` becomes NULL and the bot deletes or blanks the message, then
+    this row. Staff chats only: nothing here is about a person.
+    """
+
+    __tablename__ = "group_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    """The association's language, for the neutral line that replaces the message."""
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """Set while one instance deletes or blanks the message, so another one does not."""
+
+
 class OutboxMessage(Base):
     """A message to an association chat, written in the same transaction as what caused it.
 
@@ -138,7 +162,7 @@ class OutboxMessage(Base):
     locale: Mapped[str] = mapped_column(String(16), default="fr")
     """The association's language, for the buttons rendered at sending time."""
     text: Mapped[str] = mapped_column(Text)
-    """The rendered French text; blanked once delivered (a notice holds the ticket's code)."""
+    """The rendered text, in the association's language; blanked once delivered (a relay holds a person's words)."""
     buttons: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(8), default="pending")
     """pending, sent, failed."""

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
+from storage.routing import remember_sent
 
 MAX_ATTEMPTS = 20
 
@@ -54,7 +55,8 @@ async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> 
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: int) -> None:
-    """Delivered: blank the text (a notice holds a code, a relay a person's words)."""
+    """Delivered: blank the text (a relay holds a person's words); remember the message's ticket."""
+    await remember_sent(session, row_id, message_id)
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id)

@@ -12,16 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import codes
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
+from storage.routing import on_postgresql, ticket_of
 
 CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4
 """12 symbols: 60 bits of entropy, shown as XXXX-XXXX-XXXX."""
+REFERENCE_LENGTH = 4
+"""Random symbols of a ticket's reference: one in a million for a caller who guesses."""
+PURGE_BATCH = 500
 OPEN_STATUSES = ("sent", "passed_on")
 
 Action = Literal["accept", "decline"]
@@ -43,6 +47,14 @@ def code_hash(code: str) -> str:
     return codes.digest(code)
 
 
+def reference(ticket: Ticket) -> str:
+    """What the person's screen and the notice both show, e.g. '42-K7PX': the ticket's
+    number and random symbols drawn apart from the code. It matches a person who calls or
+    visits to their request and opens nothing: it is not a code, and the code cannot be
+    worked out from it. Tickets from before references existed show their number only."""
+    return f"{ticket.id}-{ticket.reference}" if ticket.reference else str(ticket.id)
+
+
 @dataclass(frozen=True)
 class NewTicket:
     code: str
@@ -60,10 +72,10 @@ async def enrolled_chat(session: AsyncSession, association_id: int) -> EnrolledC
     return await session.scalar(select(EnrolledChat).where(EnrolledChat.association_id == association_id))
 
 
-async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[[int, str], str]) -> Ticket:
+async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[[Ticket, str], str]) -> Ticket:
     """The ticket and its notice, in one transaction: both exist, or neither does.
 
-    `notice(ticket_id, locale)` renders the notice, which names the ticket's number.
+    `notice(ticket, locale)` renders the notice, which names the ticket's number and reference.
     Idempotent for one code: run again after a lost connection whose commit did go
     through, it returns that ticket instead of making a second one (and a second notice).
     """
@@ -87,10 +99,11 @@ async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[
         mailbox=new.mailbox,
         script_version=new.script_version,
         tried=[association.slug],
+        reference=codes.generate(1, REFERENCE_LENGTH),
     )
     session.add(ticket)
     await session.flush()
-    text = notice(ticket.id, association.notice_locale)
+    text = notice(ticket, association.notice_locale)
     queue(session, ticket, chat.chat_id, association.notice_locale, "notice", text, buttons=True)
     return ticket
 
@@ -168,6 +181,21 @@ async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: s
     return ticket
 
 
+async def reply_to_message(session: AsyncSession, chat_id: int, message_id: int, body: str) -> Ticket | Refusal:
+    """A staff reply, routed by the bot message it answers: never by anything in a text."""
+    ticket_id = await ticket_of(session, chat_id, message_id)
+    if ticket_id is None:
+        return Refusal("gone")
+    return await add_reply(session, ticket_id, chat_id, body)
+
+
+async def chat_locale(session: AsyncSession, chat_id: int) -> str | None:
+    """The notice language of the association enrolled in this chat, if any."""
+    return await session.scalar(
+        select(Association.notice_locale).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id)
+    )
+
+
 async def move_ticket(session: AsyncSession, ticket: Ticket, association: Association) -> EnrolledChat | None:
     """Make `association` the ticket's current one; returns its chat for the new notice."""
     chat = await enrolled_chat(session, association.id)
@@ -180,20 +208,55 @@ async def move_ticket(session: AsyncSession, ticket: Ticket, association: Associ
     return chat
 
 
-async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | None = None) -> list[Ticket]:
-    """Open tickets nobody accepted in time, oldest first."""
-    limit = hour(now) - dt.timedelta(hours=accept_hours)
-    rows = await session.scalars(
-        select(Ticket)
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at <= limit)
-        .options(selectinload(Ticket.association))
-        .order_by(Ticket.id)
-    )
+async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | None = None) -> list[int]:
+    """Open tickets nobody accepted in time, oldest first (claim each with `claim_overdue`)."""
+    rows = await session.scalars(select(Ticket.id).where(*_overdue(accept_hours, now)).order_by(Ticket.id))
     return list(rows)
 
 
+def _overdue(accept_hours: int, now: dt.datetime | None) -> tuple[Any, ...]:
+    limit = hour(now) - dt.timedelta(hours=accept_hours)
+    return Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at <= limit
+
+
+async def claim_overdue(
+    session: AsyncSession, ticket_id: int, accept_hours: int, now: dt.datetime | None = None
+) -> Ticket | None:
+    """The ticket, if it is still overdue and this transaction is the one to pass it on.
+
+    Call first thing in the transaction. A conditional UPDATE that restarts its clock wins
+    only while the ticket is still overdue, so of two instances one wins and the other
+    sees the fresh time; on PostgreSQL, SKIP LOCKED first, so the other does not wait.
+    """
+    still = (Ticket.id == ticket_id, *_overdue(accept_hours, now))
+    if on_postgresql(session):
+        if await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None:
+            return None
+    won = await session.execute(
+        update(Ticket).where(*still).values(updated_at=hour(now)).execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)], populate_existing=True)
+
+
 async def purge(session: AsyncSession, retention_days: int, now: dt.datetime | None = None) -> int:
-    """Delete tickets (and, by cascade, their replies and outbox rows) past retention."""
+    """Delete tickets (and, by cascade, their replies and outbox rows) past retention.
+
+    Their group messages lose their ticket and wait for the bot to delete or blank them.
+    Rows are taken in batches, with SKIP LOCKED on PostgreSQL, so two instances purging
+    together split the work; the DELETE re-checks the age, so it removes nothing twice.
+    """
     limit = hour(now) - dt.timedelta(days=retention_days)
-    result = await session.execute(delete(Ticket).where(Ticket.created_at <= limit))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    removed = 0
+    while True:
+        query = select(Ticket.id).where(Ticket.created_at <= limit).order_by(Ticket.id).limit(PURGE_BATCH)
+        if on_postgresql(session):
+            query = query.with_for_update(skip_locked=True)
+        ids = list(await session.scalars(query))
+        if not ids:
+            return removed
+        result = await session.execute(delete(Ticket).where(Ticket.id.in_(ids), Ticket.created_at <= limit))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return removed
+        removed += int(result.rowcount)  # type: ignore[attr-defined]

@@ -26,6 +26,12 @@ class Directory:
         return [m["text"] for m in self.staff[slug].bot_messages() if "demande anonyme" in m["text"].lower()]
 
 
+def reference_on(user: FakeUser) -> str:
+    """The reference the person's latest screen shows, which their notice shows too."""
+    text = next(t for t in reversed(user.texts()) if "Référence" in t)
+    return text.split("Référence")[1].split(":", 1)[1].split()[0]
+
+
 async def enrolled_directory(stack: Stack) -> Directory:
     db = stack.app.runtime.db
     async with db.begin() as session:

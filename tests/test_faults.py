@@ -28,7 +28,7 @@ from storage.models import OutboxMessage, Ticket
 from tests.backends import Backend
 from tests.conftest import SECRET, Stack, make_settings
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.handoff_fixtures import DIRECTORY, GROUPS, Directory, enrolled_directory
+from tests.handoff_fixtures import DIRECTORY, GROUPS, Directory, enrolled_directory, reference_on
 from tests.test_handoff import consent_and_send, wait_notice
 from tests.walks import walk_to_consent
 
@@ -64,7 +64,10 @@ async def wait_attempts(stack: Stack, attempts: int, timeout: float = 10) -> Out
 async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     faults = [("fail", 429), ("fail", 429), ("fail", 502), ("drop", 0), ("fail", 500), ("drop", 0)]
-    code = await consent_and_send(stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7, chat_id=PARIS))
+    user = stack.user()
+    await consent_and_send(
+        user, before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7, chat_id=PARIS)
+    )
     row = await wait_attempts(stack, 1)
     assert row.next_attempt_at is not None
     wait = (row.next_attempt_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
@@ -79,7 +82,7 @@ async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     assert directory.notices("test-paris") == []
     await fast_forward(stack)
     notices = await wait_notice(stack, directory, "test-paris")
-    assert len(notices) == 1 and code in notices[0], "delivered once, after the storm"
+    assert len(notices) == 1 and reference_on(user) in notices[0], "delivered once, after the storm"
     assert [f.error_code for f in stack.fake.faults if f.error_code] == [429, 429, 502, 500]
     assert [row.status for row in await outbox(stack)] == ["sent"]
     assert stack.fake.refused == []
@@ -115,10 +118,11 @@ async def test_the_database_connection_lost_mid_handoff(stack: Stack) -> None:
             kills["left"] -= 1
             connection.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
 
-    code = await consent_and_send(stack.user())
+    user = stack.user()
+    await consent_and_send(user)
     notices = await wait_notice(stack, directory, "test-paris")
     assert kills["left"] == 0, "the connection was killed inside the handoff's transaction"
-    assert len(notices) == 1 and code in notices[0]
+    assert len(notices) == 1 and reference_on(user) in notices[0]
     async with stack.app.runtime.db() as session:
         assert len(list(await session.scalars(select(Ticket)))) == 1
     assert "database connection lost; retrying" in stack.logs.getvalue()
@@ -142,18 +146,21 @@ async def test_the_database_connection_lost_mid_handoff(stack: Stack) -> None:
 async def test_two_instances_sending_from_one_outbox(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     await stack.app.sender.stop()  # the notices wait in the outbox
-    codes = [await consent_and_send(stack.user(30_000 + n)) for n in range(8)]
+    people = [stack.user(30_000 + n) for n in range(8)]
+    for person in people:
+        await consent_and_send(person)
+    refs = [reference_on(person) for person in people]
     other = await App.create(make_settings(stack.backend, stack.fake.base_url))
     try:
         stack.app.sender.start()
         other.sender.start()
-        notices = await wait_notice(stack, directory, "test-paris", len(codes))
+        notices = await wait_notice(stack, directory, "test-paris", len(refs))
         await asyncio.sleep(1.0)  # both senders polled again: nothing more may come
         notices = directory.notices("test-paris")
     finally:
         await other.sender.stop()
         await other.close()
-    assert sorted(next(c for c in codes if c in n) for n in notices) == sorted(codes), "each exactly once"
+    assert sorted(next(r for r in refs if r in n) for n in notices) == sorted(refs), "each exactly once"
     assert {row.status for row in await outbox(stack)} == {"sent"}
 
 

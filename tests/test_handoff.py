@@ -13,7 +13,7 @@ from bot.jobs import pass_on_overdue
 from storage.models import OutboxMessage, Ticket
 from tests.conftest import Stack, make_settings
 from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory
+from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
 from tests.walks import walk_to_consent
 
 
@@ -43,7 +43,7 @@ async def test_postcode_goes_to_the_nearest_valid_association(stack: Stack) -> N
     code = user.last()["text"].split("Votre code :")[1].split()[0]
     assert len(code) == 14 and code.count("-") == 2
     notices = await wait_notice(stack, directory, "test-paris")
-    assert len(notices) == 1 and code in notices[0]
+    assert len(notices) == 1 and reference_on(user) in notices[0] and code not in notices[0]
     assert "Paris" in notices[0] and "Me soigner" in notices[0]
     assert directory.notices("test-expired") == directory.notices("test-closed") == []
     assert stack.fake.refused == []
@@ -107,16 +107,17 @@ async def test_accept_and_reply_reach_the_person(stack: Stack) -> None:
 
 
 async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack) -> None:
-    """A one-person association may enrol its private chat: its notice buttons are not script
-    buttons, so the notice comes back whole with each press and is rebuilt from it."""
-    from storage.directory import create_enrollment_code, import_csv
+    """A private chat enrolled before /enroll required a group still works: its notice
+    buttons are not script buttons, so the notice comes back whole with each press and is
+    rebuilt from it."""
+    from storage.directory import create_enrollment_code, enroll, import_csv
     from tests.handoff_fixtures import DIRECTORY
 
+    staff = stack.user(50_100, first_name="Solo")
     async with stack.app.runtime.db.begin() as session:
         await import_csv(session, DIRECTORY.encode())
         code = await create_enrollment_code(session, "test-paris")
-    staff = stack.user(50_100, first_name="Solo")
-    await staff.send(f"/enroll {code}")
+        assert await enroll(session, code, staff.chat_id) is not None
     await consent_and_send(stack.user())
     notice = await stack.fake.wait_for(
         lambda: next((m for m in staff.bot_messages() if "demande anonyme" in m["text"].lower()), None), timeout=10

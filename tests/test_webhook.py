@@ -31,7 +31,7 @@ from bot.webhook import WebhookServer
 from tests.backends import TEST_DATABASE_URL, TEST_REDIS_URL, Backend, open_backend
 from tests.conftest import SECRET, Stack, make_settings
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.handoff_fixtures import enrolled_directory
+from tests.handoff_fixtures import enrolled_directory, reference_on
 from tests.walks import walk_to_consent
 
 PATH = "/telegram/update"
@@ -185,7 +185,7 @@ async def test_a_whole_handoff_over_the_webhook(hook: WebhookStack) -> None:
     await user.press("Oui, envoyer")
     code = user.last()["text"].split("Votre code :")[1].split()[0]
     await hook.fake.wait_for(lambda: directory.notices("test-paris"), timeout=10)
-    assert code in directory.notices("test-paris")[0]
+    assert reference_on(user) in directory.notices("test-paris")[0] and code not in directory.notices("test-paris")[0]
     methods = {call.method for call in hook.fake.requests}
     assert "getUpdates" not in methods, "no polling in webhook mode"
     assert hook.fake.webhook_failures == [] and hook.fake.refused == []

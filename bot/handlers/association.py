@@ -2,6 +2,8 @@
 
 Only the enrolled chat of a ticket's current association can act on it; anyone else is
 refused and nothing changes. Staff are not protected people: their chat ids are stored.
+A staff reply belongs to the ticket of the bot message it answers (storage.routing),
+whatever that message says: a person's relayed words can never redirect it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import re
 from html import escape
 
 from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, Chat, ForceReply, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handoff, texts
 from bot.conversation import Runtime
@@ -21,11 +23,22 @@ from bot.filters import OnLoop
 from bot.mailbox import MAX_REPLY
 from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
-from storage.tickets import Refusal, add_reply, decide, ticket_for_chat
+from storage.routing import remember
+from storage.tickets import Refusal, chat_locale, decide, reply_to_message, ticket_for_chat
 
 NOTICE_DATA = re.compile(r"^t:([adpr]):(\d{1,12})$")
-REPLY_MARK = re.compile(r"#T(\d{1,12})$")
-REFUSALS = {"not_yours": texts.NOTICE_NOT_YOURS, "already_done": texts.NOTICE_ALREADY, "gone": texts.NOTICE_ALREADY}
+REFUSALS = {"not_yours": texts.NOTICE_NOT_YOURS, "already_done": texts.NOTICE_ALREADY, "gone": texts.REQUEST_GONE}
+GROUP_CHATS = OnLoop(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+
+
+def enroll_refusal(chat: Chat) -> str | None:
+    """Notices go to a team's private group only: not a one-to-one chat or a channel, and
+    not a public group (one with a username), whose history anyone may read."""
+    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return texts.ENROLL_GROUPS_ONLY
+    if chat.username:
+        return texts.ENROLL_PUBLIC
+    return None
 
 
 def build_router() -> Router:
@@ -34,6 +47,10 @@ def build_router() -> Router:
 
     @router.message(Command("enroll"))
     async def on_enroll(message: Message, command: CommandObject, runtime: Runtime) -> None:
+        refusal = enroll_refusal(message.chat)
+        if refusal is not None:  # the code is not used up
+            await message.answer(escape(runtime.catalogs.get(runtime.settings.default_locale).gettext(refusal)))
+            return
         async with runtime.db.begin() as session:
             association = await enroll(session, (command.args or "").strip(), message.chat.id)
         tr = runtime.catalogs.get(association.notice_locale if association else runtime.settings.default_locale)
@@ -80,30 +97,22 @@ def build_router() -> Router:
                 markup = type(markup)(inline_keyboard=[[b for row in markup.inline_keyboard for b in row if b.callback_data and b.callback_data.startswith("t:r:")]])
             await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
 
-    @router.message(OnLoop(F.reply_to_message.text.regexp(REPLY_MARK, mode="search")))
+    @router.message(GROUP_CHATS, OnLoop(F.text & F.reply_to_message.from_user.is_bot))
     async def on_reply(message: Message, runtime: Runtime, bot: Bot) -> None:
         replied = message.reply_to_message
         if replied is None or replied.from_user is None or replied.from_user.id != bot.id or not message.text:
             return
-        found = REPLY_MARK.search(replied.text or "")
-        assert found is not None
         async with runtime.db.begin() as session:
-            answer = await _save_reply(session, runtime, int(found.group(1)), message.chat.id, message.text)
+            locale = await chat_locale(session, message.chat.id) or runtime.settings.default_locale
+            tr = runtime.catalogs.get(locale)
+            if not fits(message.text, MAX_REPLY):  # refused whole, never cut: the person must read all of it
+                answer = tr.gettext(texts.REPLY_TOO_LONG).format(length=utf16_len(message.text), limit=MAX_REPLY)
+            else:
+                ticket = await reply_to_message(session, message.chat.id, replied.message_id, message.text)
+                answer = tr.gettext(REFUSALS[ticket.reason] if isinstance(ticket, Refusal) else texts.REPLY_SAVED)
         await message.reply(escape(answer))
 
     return router
-
-
-async def _save_reply(session: AsyncSession, runtime: Runtime, ticket_id: int, chat_id: int, body: str) -> str:
-    """Store a staff reply whole, or say why not; the answer to show in the staff chat."""
-    ticket = await ticket_for_chat(session, ticket_id, chat_id)
-    if isinstance(ticket, Refusal):
-        return runtime.catalogs.get(runtime.settings.default_locale).gettext(REFUSALS[ticket.reason])
-    tr = runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr")
-    if not fits(body, MAX_REPLY):  # refused whole, never cut: the person must be able to read all of it
-        return tr.gettext(texts.REPLY_TOO_LONG).format(length=utf16_len(body), limit=MAX_REPLY)
-    await add_reply(session, ticket_id, chat_id, body)
-    return tr.gettext(texts.REPLY_SAVED)
 
 
 async def _prompt_reply(runtime: Runtime, bot: Bot, ticket_id: int, chat_id: int, callback_answer: CallbackAnswer) -> None:
@@ -115,4 +124,6 @@ async def _prompt_reply(runtime: Runtime, bot: Bot, ticket_id: int, chat_id: int
         return
     tr = runtime.catalogs.get(ticket.association.notice_locale if ticket.association else "fr")
     prompt = tr.gettext(texts.REPLY_PROMPT).format(ticket=ticket_id)
-    await bot.send_message(chat_id, f"{escape(prompt)}\n#T{ticket_id}", reply_markup=ForceReply(selective=False))
+    sent = await bot.send_message(chat_id, escape(prompt), reply_markup=ForceReply(selective=False))
+    async with runtime.db.begin() as session:
+        remember(session, chat_id, sent.message_id, ticket_id, tr.locale)
