@@ -32,7 +32,7 @@ from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
 from storage.places import PlaceParser
-from storage.tickets import delete_ticket, find_ticket, normalise_code
+from storage.tickets import delete_ticket, find_ticket, normalise_code, passed_over
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -196,8 +196,10 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
         turn.notices.append(step.notice)
     rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
     if step.screen.summary:  # the consent screen also says where the notice would go
-        match = await turn.runtime.directory.find_match(_departement(step.state))
-        rendered = rendered.extended(handoff.association_block(match, turn.tr))
+        skip = await skipped(turn)
+        match = await turn.runtime.directory.find_match(_departement(step.state), exclude=skip)
+        sidestepped = bool(skip) and match is not None and await turn.runtime.directory.skipped_nearer(_departement(step.state), skip)
+        rendered = rendered.extended(handoff.association_block(match, turn.tr, sidestepped=sidestepped))
     await show(turn, rendered, edit)
 
 
@@ -207,9 +209,13 @@ def _departement(state: State) -> str | None:
 
 
 async def show_current(turn: Turn, edit: int | None = None) -> None:
-    """Show where the person is, starting the script when there is nothing yet."""
+    """Show where the person is, starting the script when there is nothing yet; past a
+    handoff (no script state, a ticket held), that is the mailbox."""
     if turn.session.locale is None:
         await show_picker(turn, edit)
+        return
+    if turn.session.state is None and turn.session.ticket is not None:
+        await open_mailbox(turn, turn.session.ticket, edit)
         return
     state = turn.current_state()
     if state is None:
@@ -257,12 +263,16 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     """A script button. Returns a msgid for the callback answer when the press did nothing."""
     engine = turn.engine
     if event.op == "e":
-        state = turn.current_state() or engine.start().state
+        kept = turn.current_state()
         if turn.session.locale is None:
             turn.session.locale = turn.runtime.settings.default_locale
-        await show_step(turn, engine.handle(state, event), edit)
+        await show_step(turn, engine.handle(kept or engine.start().state, event), edit)
+        if kept is None and turn.session.ticket is not None:
+            turn.session.state = None  # past a handoff: "Back" leads to the mailbox again
         return None
     state = turn.current_state()
+    if state is None and turn.session.ticket is not None and turn.session.locale is not None:
+        return await press_after_handoff(turn, event, edit)
     if state is None:
         if not turn.notices:
             turn.notices.append(texts.EXPIRED)
@@ -280,15 +290,43 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     return None
 
 
+async def press_after_handoff(turn: Turn, event: Event, edit: int | None) -> str | None:
+    """Past a handoff only the mailbox is kept: "Start again" starts again, "Back" (from
+    the emergency screen) shows the mailbox, older script buttons no longer act."""
+    if event.op == "r":
+        await show_step(turn, turn.engine.start(), edit)
+        return None
+    if event.op == "b":
+        await show_current(turn, edit)
+        return None
+    return texts.STALE_BUTTON
+
+
+async def skipped(turn: Turn) -> frozenset[str]:
+    """Associations not to offer this person again: those that declined or passed on an
+    earlier request of this conversation. The state keeps them until it expires; the
+    database never links the next ticket to that one."""
+    skip = set(turn.session.skip)
+    if turn.session.ticket is not None:
+        async with turn.runtime.db() as session:
+            ticket = await find_ticket(session, turn.session.ticket)
+        if ticket is not None:
+            skip.update(passed_over(ticket))
+    return frozenset(skip)
+
+
 async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
-    """Consent given: create the ticket and its notice, show the code and the contact card."""
+    """Consent given: create the ticket and its notice, show the code and the contact card.
+
+    From here the state keeps only what opens the mailbox: no script state, no answers."""
     runtime = turn.runtime
     departement = _departement(step.state)
     if turn.previewing:  # no ticket, no notice
         turn.session.state = step.state
         await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"), edit)
         return
-    match = await runtime.directory.find_match(departement, fresh=True)
+    skip = await skipped(turn)
+    match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)
     if match is None:
         turn.notices.append(texts.NO_ASSOCIATION)
         await show_current(turn, edit)
@@ -297,7 +335,8 @@ async def hand_off(turn: Turn, step: Step, edit: int | None) -> None:
     code, _ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
     turn.session.ticket = code
-    turn.session.state = step.state
+    turn.session.skip = tuple(sorted(skip))
+    turn.session.state = None
     tr = turn.tr
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
         f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n\n{handoff.contact_card(match.candidate, tr)}",
@@ -341,6 +380,8 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
         lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
     can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
     rows = mailbox_buttons(tr, answer=can_answer)
+    if ticket.status == "declined":  # the way on: a new request goes to another association
+        rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
 

@@ -59,10 +59,18 @@ class DirectoryCache:
             self._read_at = loop_time
         return self._candidates
 
-    async def find_match(self, departement: str | None, *, fresh: bool = False) -> Match | None:
-        """The nearest association able to receive a notice now, from the département's point."""
+    async def find_match(
+        self, departement: str | None, *, fresh: bool = False, exclude: frozenset[str] = frozenset()
+    ) -> Match | None:
+        """The nearest association able to receive a notice now, from the département's point,
+        other than those in `exclude`."""
         point = places().point(departement) if departement else None
-        return nearest(await self.candidates(fresh), departement, point, today())
+        return nearest(await self.candidates(fresh), departement, point, today(), exclude)
+
+    async def skipped_nearer(self, departement: str | None, skip: frozenset[str]) -> bool:
+        """Whether, but for `skip`, one of them would have been offered."""
+        match = await self.find_match(departement)
+        return match is not None and match.candidate.slug in skip
 
 
 def distance_text(km: float, tr: Translator) -> str:
@@ -79,13 +87,17 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     return "\n".join(lines)
 
 
-def association_block(match: Match | None, tr: Translator) -> str:
-    """What the consent screen says about where the notice would go."""
+def association_block(match: Match | None, tr: Translator, *, sidestepped: bool = False) -> str:
+    """What the consent screen says about where the notice would go. `sidestepped`: a
+    nearer one declined or passed on this person's earlier request, so is not offered."""
     _ = tr.gettext
     if match is None:
         return f"<i>{escape(_(texts.NO_ASSOCIATION))}</i>"
-    lines = [] if match.covers else [f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>"]
-    lines.append(f"<b>{escape(_(texts.ASSOCIATION_NEAREST))}</b>")
+    if sidestepped:
+        lines = [f"<b>{escape(_(texts.ASSOCIATION_NEXT))}</b>"]
+    else:
+        lines = [] if match.covers else [f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>"]
+        lines.append(f"<b>{escape(_(texts.ASSOCIATION_NEAREST))}</b>")
     lines.append(contact_card(match.candidate, tr))
     if match.distance_km is not None:
         lines.append(escape(distance_text(match.distance_km, tr)))
