@@ -380,8 +380,8 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
         lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
     can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
     rows = mailbox_buttons(tr, answer=can_answer)
-    if ticket.status == "declined":  # the way on: a new request goes to another association
-        rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
+    # Start again (after a decline, the way on): the code stays here until a new request replaces it
+    rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of("\n\n".join(lines), rows), edit)
 
@@ -441,6 +441,7 @@ async def relay(turn: Turn, text: str) -> None:
 async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
     code = turn.session.ticket
     if code is not None:
+        turn.session.skip = tuple(sorted(await skipped(turn)))  # a request made after this one skips them still
         async with turn.runtime.db.begin() as session:
             await delete_ticket(session, code)
     turn.session.ticket = None

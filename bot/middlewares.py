@@ -51,7 +51,7 @@ class TurnMiddleware(BaseMiddleware):
         keys = getattr(fsm.storage, "key_builder", None)
         pseudonym = keys.pseudonym(fsm.key) if isinstance(keys, PseudonymKeyBuilder) else ""
         turn = Turn(self.runtime, data["bot"], chat.id, session, user.language_code if user else None, pseudonym)
-        if isinstance(keys, PseudonymKeyBuilder) and not session.unlock(keys.seal_key(fsm.key)):
+        if isinstance(keys, PseudonymKeyBuilder) and not session.unlock(lambda: keys.seal_key(fsm.key)):
             session.state = None  # sealed for someone else, or under another secret: start again, kindly
             turn.notices.append(texts.EXPIRED)
         if isinstance(event, Update) and event.message is not None:

@@ -4,10 +4,11 @@ The key is derived from PASSERELLE_SECRET and the person's Telegram ids (see
 `PseudonymKeyBuilder.seal_key`), apart from the pseudonym that names the state: the
 state, its key names and even the secret are not enough without the person's ids.
 
-Standard library only: a keystream of HMAC-SHA256 blocks under a random 96-bit nonce,
-XORed with the text, then an HMAC-SHA256 tag (128 bits) over nonce and ciphertext,
-checked in constant time before anything is decrypted (encrypt-then-MAC). Keystream
-and tag use the same key with distinct first bytes, so their inputs never meet.
+Standard library only, and a few microseconds: keyed BLAKE2b (a MAC and a PRF by
+design) gives a keystream under a random 96-bit nonce, XORed with the text, then a
+128-bit tag over nonce and ciphertext, checked in constant time before anything is
+decrypted (encrypt-then-MAC). Keystream and tag use distinct personalisations, so one
+can never stand for the other.
 """
 
 from __future__ import annotations
@@ -16,17 +17,26 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
+import os
 
 NONCE = 12
 TAG = 16
-_STREAM = b"\x01"
-_MAC = b"\x02"
+BLOCK = 64
+MAX_TEXT = 255 * BLOCK
+_STREAM = b"passerelle-ks"
+_MAC = b"passerelle-tag"
 
 
 def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (length + 31) // 32
-    return b"".join(hmac.digest(key, _STREAM + nonce + bytes([n]), hashlib.sha256) for n in range(blocks))[:length]
+    if length <= BLOCK:  # a code and a few slugs: one block
+        return hashlib.blake2b(nonce + b"\0", key=key, person=_STREAM).digest()[:length]
+    blocks = (length + BLOCK - 1) // BLOCK
+    stream = b"".join(hashlib.blake2b(nonce + bytes([n]), key=key, person=_STREAM).digest() for n in range(blocks))
+    return stream[:length]
+
+
+def _tag(key: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(body, key=key, person=_MAC, digest_size=TAG).digest()
 
 
 def _xor(data: bytes, stream: bytes) -> bytes:
@@ -34,14 +44,13 @@ def _xor(data: bytes, stream: bytes) -> bytes:
 
 
 def seal(key: bytes, text: str) -> str:
-    """`text` (at most 8 KB), encrypted and authenticated under `key`, as URL-safe base64."""
+    """`text`, encrypted and authenticated under `key` (32 bytes), as URL-safe base64."""
     plain = text.encode()
-    if len(plain) > 255 * 32:
+    if len(plain) > MAX_TEXT:
         raise ValueError("too long to seal")
-    nonce = secrets.token_bytes(NONCE)
+    nonce = os.urandom(NONCE)
     body = nonce + _xor(plain, _keystream(key, nonce, len(plain)))
-    tag = hmac.digest(key, _MAC + body, hashlib.sha256)[:TAG]
-    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(body + _tag(key, body)).rstrip(b"=").decode()
 
 
 def unseal(key: bytes, sealed: str) -> str | None:
@@ -53,7 +62,7 @@ def unseal(key: bytes, sealed: str) -> str | None:
     if len(raw) < NONCE + TAG:
         return None
     body, tag = raw[:-TAG], raw[-TAG:]
-    if not hmac.compare_digest(tag, hmac.digest(key, _MAC + body, hashlib.sha256)[:TAG]):
+    if not hmac.compare_digest(tag, _tag(key, body)):
         return None
     nonce, cipher = body[:NONCE], body[NONCE:]
     try:

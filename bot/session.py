@@ -9,6 +9,7 @@ older screens, which Telegram no longer lets it delete but still lets it blank.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -86,18 +87,19 @@ class Session(BaseModel):
     """`code|slug slug`, sealed. States written before sealing hold a clear code here."""
     _code: str | None = PrivateAttr(default=None)
     _skip: tuple[str, ...] = PrivateAttr(default=())
-    _key: bytes | None = PrivateAttr(default=None)
+    _key: Callable[[], bytes] | None = PrivateAttr(default=None)
 
-    def unlock(self, key: bytes) -> bool:
-        """Open the sealed part with this person's key. False when it does not open
-        (sealed for someone else, or under another secret): it is then dropped."""
+    def unlock(self, key: Callable[[], bytes]) -> bool:
+        """Open the sealed part with this person's key (derived only when needed). False
+        when it does not open (sealed for someone else, or under another secret): it is
+        then dropped."""
         self._key = key
         if self.sealed is None:
             return True
         if LEGACY_CODE.fullmatch(self.sealed):  # an older state: kept in clear, sealed at save
             self._code, self.sealed = self.sealed, None
             return True
-        opened = unseal(key, self.sealed)
+        opened = unseal(key(), self.sealed)
         if opened is None or "|" not in opened:
             self.sealed = None
             return False
@@ -129,7 +131,7 @@ class Session(BaseModel):
             return
         if self._key is None:
             raise RuntimeError("a ticket is held but the session was not unlocked: refusing to store it in clear")
-        self.sealed = seal(self._key, f"{self._code or ''}|{' '.join(self._skip)}")
+        self.sealed = seal(self._key(), f"{self._code or ''}|{' '.join(self._skip)}")
 
 
 LEGACY_CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}")

@@ -107,3 +107,18 @@ async def test_no_other_association_is_said_honestly(stack: Stack) -> None:
         assert len(list(await session.scalars(select(Ticket)))) == 1, "nothing was sent"
     assert len(directory.notices("test-paris")) == 1
     assert stack.fake.refused == []
+
+
+async def test_a_deleted_declined_request_is_still_not_sent_back(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    user = stack.user()
+    await consent_and_send(user, "75011")
+    await wait_notice(stack, directory, "test-paris")
+    await decline(directory, "test-paris")
+    await user.press("Voir les réponses")
+    await user.press("Effacer ma demande")
+    assert "Votre demande est effacée" in user.last()["text"]
+    await walk_to_consent(user, "fr", postcode="75011")
+    assert "Association Test Seine-Saint-Denis" in user.last()["text"], "the state remembers, the database does not"
+    async with stack.app.runtime.db() as session:
+        assert list(await session.scalars(select(Ticket))) == []

@@ -136,3 +136,17 @@ async def test_an_old_state_with_a_clear_code_still_loads(stack: Stack) -> None:
     assert code in user.last()["text"] and "ne l'a pas encore lue" in user.last()["text"]
     await assert_nothing_opens_the_mailbox(stack, code)
     assert stack.fake.refused == []
+
+
+async def test_past_a_handoff_emergency_back_and_start_again_still_work(stack: Stack) -> None:
+    """The state holds no script step after a handoff, yet every button of its screens acts."""
+    await enrolled_directory(stack)
+    user = stack.user()
+    code = await consent_and_send(user)
+    await user.press("Urgence")
+    assert "17" in user.last()["text"]
+    await user.press("Retour")
+    assert code in user.last()["text"], "back from the emergency screen: the mailbox, with the code"
+    await user.press("Recommencer")
+    assert "sans donner votre nom" in user.last()["text"], "the first screen of the script"
+    assert stack.fake.refused == []
