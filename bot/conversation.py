@@ -196,9 +196,9 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
         turn.notices.append(step.notice)
     rendered = render_screen(step.screen, turn.tr, turn.engine.version, turn.notice())
     if step.screen.summary:  # the consent screen also says where the notice would go
-        skip = await skipped(turn)
-        match = await turn.runtime.directory.find_match(_departement(step.state), exclude=skip)
-        sidestepped = bool(skip) and match is not None and await turn.runtime.directory.skipped_nearer(_departement(step.state), skip)
+        skip, departement, directory = await skipped(turn), _departement(step.state), turn.runtime.directory
+        match = await directory.find_match(departement, exclude=skip)
+        sidestepped = bool(skip) and match is not None and await directory.skipped_nearer(departement, skip)
         rendered = rendered.extended(handoff.association_block(match, turn.tr, sidestepped=sidestepped))
     await show(turn, rendered, edit)
 

@@ -27,24 +27,30 @@ def directory_notice_id(directory: Directory, slug: str) -> int:
     return int(messages[-1]["message_id"])
 
 
-async def restart_from_the_declined_status(user: FakeUser) -> None:
-    """The person checks the status, reads the decline, and starts again from that screen."""
+async def sent_then_declined(stack: Stack, directory: Directory, user: FakeUser, place: str, slug: str) -> str:
+    """A request sent from `place`, received by `slug`, which declines it. Returns its code."""
+    code = await consent_and_send(user, place)
+    await wait_notice(stack, directory, slug)
+    await decline(directory, slug)
+    return code
+
+
+async def start_again_from_the_declined_status(user: FakeUser, place: str) -> None:
+    """The person checks the status, reads the decline, starts again from that screen, and
+    walks to the consent screen."""
     await user.press("Voir les réponses")
     status = user.last()
     assert "ne peut pas prendre votre demande" in status["text"]
     assert "Recommencer" in [text for text, _ in user.buttons(status)], "the declined status offers the way on"
     await user.press("Recommencer")
+    await walk_to_consent(user, "fr", postcode=place)
 
 
 async def test_a_declined_request_goes_to_the_next_association(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     user = stack.user()
-    first_code = await consent_and_send(user, "75011")
-    await wait_notice(stack, directory, "test-paris")
-    await decline(directory, "test-paris")
-
-    await restart_from_the_declined_status(user)
-    await walk_to_consent(user, "fr", postcode="75011")
+    first_code = await sent_then_declined(stack, directory, user, "75011", "test-paris")
+    await start_again_from_the_declined_status(user, "75011")
     consent = user.last()["text"]
     assert "Association Test Seine-Saint-Denis" in consent and "Association Test Paris" not in consent, consent
     assert "ne la reçoit pas une deuxième fois" in consent, "the consent screen says why this one"
@@ -58,8 +64,7 @@ async def test_a_declined_request_goes_to_the_next_association(stack: Stack) -> 
 
     # a second decline: the third request skips both, so the state kept the first one too
     await decline(directory, "test-nord")
-    await restart_from_the_declined_status(user)
-    await walk_to_consent(user, "fr", postcode="75011")
+    await start_again_from_the_declined_status(user, "75011")
     await user.press("Oui, envoyer")
     assert "Association Test Lyon" in user.last()["text"]
     assert len(await wait_notice(stack, directory, "test-lyon")) == 1
@@ -80,8 +85,7 @@ async def test_an_association_that_passed_on_is_not_offered_again(stack: Stack) 
     await directory.staff["test-nord"].press("Transmettre", directory_notice_id(directory, "test-nord"))
     await wait_notice(stack, directory, "test-paris")
     await decline(directory, "test-paris")
-    await restart_from_the_declined_status(user)
-    await walk_to_consent(user, "fr", postcode="93200")
+    await start_again_from_the_declined_status(user, "93200")
     assert "Association Test Lyon" in user.last()["text"], "neither the one that passed on nor the one that declined"
 
 
@@ -93,11 +97,8 @@ async def test_no_other_association_is_said_honestly(stack: Stack) -> None:
     await staff.send(f"/enroll {code}")
     directory = Directory({"test-paris": staff})
     user = stack.user()
-    await consent_and_send(user, "75011")
-    await wait_notice(stack, directory, "test-paris")
-    await decline(directory, "test-paris")
-    await restart_from_the_declined_status(user)
-    await walk_to_consent(user, "fr", postcode="75011")
+    await sent_then_declined(stack, directory, user, "75011", "test-paris")
+    await start_again_from_the_declined_status(user, "75011")
     consent = user.last()["text"]
     assert "Aucune association ne peut recevoir de demande" in consent and "Association Test Paris" not in consent
     await user.press("Oui, envoyer")
@@ -112,9 +113,7 @@ async def test_no_other_association_is_said_honestly(stack: Stack) -> None:
 async def test_a_deleted_declined_request_is_still_not_sent_back(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     user = stack.user()
-    await consent_and_send(user, "75011")
-    await wait_notice(stack, directory, "test-paris")
-    await decline(directory, "test-paris")
+    await sent_then_declined(stack, directory, user, "75011", "test-paris")
     await user.press("Voir les réponses")
     await user.press("Effacer ma demande")
     assert "Votre demande est effacée" in user.last()["text"]
