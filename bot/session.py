@@ -114,7 +114,8 @@ class Session(BaseModel):
 
     @ticket.setter
     def ticket(self, code: str | None) -> None:
-        self._code, self.sealed = code, None
+        if code != self._code:  # resealed at save; unchanged, the state is not rewritten
+            self._code, self.sealed = code, None
 
     @property
     def skip(self) -> tuple[str, ...]:
@@ -124,7 +125,8 @@ class Session(BaseModel):
 
     @skip.setter
     def skip(self, slugs: tuple[str, ...]) -> None:
-        self._skip, self.sealed = tuple(slugs), None
+        if tuple(slugs) != self._skip:
+            self._skip, self.sealed = tuple(slugs), None
 
     def _seal(self) -> None:
         if self.sealed is not None or (self._code is None and not self._skip):

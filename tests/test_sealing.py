@@ -65,3 +65,13 @@ def test_a_session_that_was_not_unlocked_refuses_to_store_a_code() -> None:
     except RuntimeError:
         return
     raise AssertionError("a code was stored without its seal")
+
+
+def test_setting_the_same_code_again_does_not_rewrite_the_state() -> None:
+    session = Session()
+    session.unlock(lambda: KEY)
+    session.ticket = CODE
+    first = session.to_data()
+    session.ticket = CODE
+    session.skip = ()
+    assert session.to_data() == first
