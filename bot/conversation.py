@@ -33,7 +33,7 @@ from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
 from dialogs.telegram_text import fits
 from storage.places import PlaceParser
-from storage.tickets import Ticket, code_hash, delete_ticket, find_ticket, normalise_code, reference
+from storage.tickets import Ticket, code_hash, delete_ticket, find_ticket, normalise_code, passed_over, reference
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -213,8 +213,10 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
         turn.notices.append(step.notice)
     preamble = None
     if step.screen.shows_summary:  # consent: what the notice would carry, and where it would go
-        match = await turn.runtime.directory.find_match(_departement(step.state))
-        preamble = handoff.consent_block(turn.engine, step.state.answers, turn.tr, match)
+        skip, departement, directory = await skipped(turn), _departement(step.state), turn.runtime.directory
+        match = await directory.find_match(departement, exclude=skip)
+        sidestepped = bool(skip) and match is not None and await directory.skipped_nearer(departement, skip)
+        preamble = handoff.consent_block(turn.engine, step.state.answers, turn.tr, match, sidestepped=sidestepped)
     await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, turn.notice(), preamble), edit)
 
 
@@ -224,9 +226,13 @@ def _departement(state: State) -> str | None:
 
 
 async def show_current(turn: Turn, edit: int | None = None) -> None:
-    """Show where the person is, starting the script when there is nothing yet."""
+    """Show where the person is, starting the script when there is nothing yet; past a
+    handoff (no script state, a ticket held), that is the mailbox."""
     if turn.session.locale is None:
         await show_picker(turn, edit)
+        return
+    if turn.session.state is None and turn.session.ticket is not None:
+        await open_mailbox(turn, turn.session.ticket, edit)
         return
     state = turn.current_state()
     if state is None:
@@ -274,12 +280,16 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     """A script button. Returns a msgid for the callback answer when the press did nothing."""
     engine = turn.engine
     if event.op == "e":
-        state = turn.current_state() or engine.start().state
+        kept = turn.current_state()
         if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
             turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
-        await show_step(turn, engine.handle(state, event), edit)
+        await show_step(turn, engine.handle(kept or engine.start().state, event), edit)
+        if kept is None and turn.session.ticket is not None:
+            turn.session.state = None  # past a handoff: "Back" leads to the mailbox again
         return None
     state = turn.current_state()
+    if state is None and turn.session.ticket is not None and turn.session.locale is not None:
+        return await press_after_handoff(turn, event, edit)
     if state is None:
         if not turn.notices:
             turn.notices.append(texts.EXPIRED)
@@ -301,9 +311,35 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     return None
 
 
+async def press_after_handoff(turn: Turn, event: Event, edit: int | None) -> str | None:
+    """Past a handoff only the mailbox is kept: "Start again" starts again, "Back" (from
+    the emergency screen) shows the mailbox, older script buttons no longer act."""
+    if event.op == "r":
+        await show_step(turn, turn.engine.start(), edit)
+        return None
+    if event.op == "b":
+        await show_current(turn, edit)
+        return None
+    return texts.STALE_BUTTON
+
+
+async def skipped(turn: Turn) -> frozenset[str]:
+    """Associations not to offer this person again: those that declined or passed on an
+    earlier request of this conversation. The state keeps them until it expires; the
+    database never links the next ticket to that one."""
+    skip = set(turn.session.skip)
+    if turn.session.ticket is not None:
+        async with turn.runtime.db() as session:
+            ticket = await find_ticket(session, turn.session.ticket)
+        if ticket is not None:
+            skip.update(passed_over(ticket))
+    return frozenset(skip)
+
+
 async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> None:
     """Consent given: create the ticket and its notice, show the code and the contact card.
 
+    From here the state keeps only what opens the mailbox: no script state, no answers.
     Past HANDOFFS_PER_DAY for this person, nothing is sent: the emergency screen shows over
     the consent screen (`before`), with a kind word, and "back" returns to it.
     """
@@ -313,7 +349,8 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
         turn.session.state = step.state
         await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"), edit)
         return
-    match = await runtime.directory.find_match(departement, fresh=True)
+    skip = await skipped(turn)
+    match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)
     if match is None:
         turn.notices.append(texts.NO_ASSOCIATION)
         await show_current(turn, edit)
@@ -326,7 +363,8 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
     turn.session.ticket = code
-    turn.session.state = step.state
+    turn.session.skip = tuple(sorted(skip))
+    turn.session.state = None
     tr = turn.tr
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
         f"{code_lines(tr, code, ticket)}\n\n{handoff.contact_card(match.candidate, tr)}",
@@ -380,6 +418,8 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
     can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
     rows = [shown.navigation] if shown.navigation else []
     rows += mailbox_buttons(tr, answer=can_answer)
+    # Start again (after a decline, the way on): the code stays here until a new request replaces it
+    rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of(shown.text, rows), edit, protect=True)
 
@@ -453,6 +493,7 @@ def emergency_text(turn: Turn) -> str:
 async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
     code = turn.session.ticket
     if code is not None:
+        turn.session.skip = tuple(sorted(await skipped(turn)))  # a request made after this one skips them still
         async with turn.runtime.db.begin() as session:
             await delete_ticket(session, code)
     turn.session.ticket = None

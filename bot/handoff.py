@@ -72,10 +72,18 @@ class DirectoryCache:
             self._read_at = loop_time
         return self._candidates
 
-    async def find_match(self, departement: str | None, *, fresh: bool = False) -> Match | None:
-        """The nearest association able to receive a notice now, from the département's point."""
+    async def find_match(
+        self, departement: str | None, *, fresh: bool = False, exclude: frozenset[str] = frozenset()
+    ) -> Match | None:
+        """The nearest association able to receive a notice now, from the département's point,
+        other than those in `exclude`."""
         point = places().point(departement) if departement else None
-        return nearest(await self.candidates(fresh), departement, point, today())
+        return nearest(await self.candidates(fresh), departement, point, today(), exclude)
+
+    async def skipped_nearer(self, departement: str | None, skip: frozenset[str]) -> bool:
+        """Whether, but for `skip`, one of them would have been offered."""
+        match = await self.find_match(departement)
+        return match is not None and match.candidate.slug in skip
 
 
 def distance_text(km: float, tr: Translator) -> str:
@@ -92,12 +100,16 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     return "\n".join(lines)
 
 
-def association_block(match: Match | None, tr: Translator) -> str:
-    """What the consent screen says about where the notice would go: the recipient."""
+def association_block(match: Match | None, tr: Translator, *, sidestepped: bool = False) -> str:
+    """What the consent screen says about where the notice would go: the recipient.
+    `sidestepped`: a nearer one declined or passed on this person's earlier request, so is
+    not offered."""
     _ = tr.gettext
     if match is None:
         return f"<i>{escape(_(texts.NO_ASSOCIATION))}</i>"
-    lines = [] if match.covers else [f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>"]
+    lines = [f"<i>{escape(_(texts.ASSOCIATION_NEXT))}</i>"] if sidestepped else []
+    if not sidestepped and not match.covers:
+        lines.append(f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>")
     lines.append(f"<b>{escape(_(texts.RECIPIENT))}</b>")
     lines.append(contact_card(match.candidate, tr))
     if match.distance_km is not None:
@@ -189,10 +201,13 @@ def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> di
     return lines
 
 
-def consent_block(engine: Engine, answers: dict[str, Any], tr: Translator, match: Match | None) -> str:
+def consent_block(
+    engine: Engine, answers: dict[str, Any], tr: Translator, match: Match | None, *, sidestepped: bool = False
+) -> str:
     """Above the consent question: everything the notice will carry, then who receives it."""
     shown = "\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values())
-    return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{association_block(match, tr)}"
+    recipient = association_block(match, tr, sidestepped=sidestepped)
+    return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{recipient}"
 
 
 async def create_handoff(

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, 
 from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
-from bot import conversation
+from bot import conversation, texts
 from bot.conversation import Runtime, Turn
 from bot.pseudonym import PseudonymKeyBuilder
 from bot.session import Session
@@ -51,6 +51,9 @@ class TurnMiddleware(BaseMiddleware):
         keys = getattr(fsm.storage, "key_builder", None)
         pseudonym = keys.pseudonym(fsm.key) if isinstance(keys, PseudonymKeyBuilder) else ""
         turn = Turn(self.runtime, data["bot"], chat.id, session, user.language_code if user else None, pseudonym)
+        if isinstance(keys, PseudonymKeyBuilder) and not session.unlock(lambda: keys.seal_key(fsm.key)):
+            session.state = None  # sealed for someone else, or under another secret: start again, kindly
+            turn.notices.append(texts.EXPIRED)
         if isinstance(event, Update) and event.message is not None:
             turn.session.track(event.message.message_id, int(event.message.date.timestamp()))
         data["turn"] = turn

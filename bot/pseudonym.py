@@ -35,14 +35,25 @@ class PseudonymKeyBuilder(KeyBuilder):
         last = self._last
         if last is not None and last[0]() is key:
             return last[1]
-        raw = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id or ''}:{key.destiny}"
-        pseudonym = hmac.new(self._secret, raw.encode(), hashlib.sha256).hexdigest()[:32]
+        pseudonym = hmac.new(self._secret, _ids(key), hashlib.sha256).hexdigest()[:32]
         self._last = (weakref.ref(key), pseudonym)
         return pseudonym
+
+    def seal_key(self, key: StorageKey) -> bytes:
+        """The key that seals what opens this person's mailbox (bot.sealing).
+
+        Another HMAC of the same ids, under its own label: neither the pseudonym (which
+        names the state) nor the secret alone gives it; both the secret and the ids do.
+        """
+        return hmac.digest(self._secret, b"seal\0" + _ids(key), hashlib.sha256)
 
     def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
         name = f"{self.prefix}:{self.pseudonym(key)}"
         return f"{name}:{part}" if part else name
+
+
+def _ids(key: StorageKey) -> bytes:
+    return f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id or ''}:{key.destiny}".encode()
 
 
 class _Record:

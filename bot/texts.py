@@ -76,6 +76,10 @@ SORRY = N_("Désolé, quelque chose n'a pas marché. Réessayez, ou tapez /start
 
 # The handoff, on the person's side.
 ASSOCIATION_OUTSIDE = N_("Aucune association ne couvre votre département : voici la plus proche.")
+ASSOCIATION_NEXT = N_(
+    "Une association qui n'a pas pu prendre votre demande ne la reçoit pas une deuxième fois. "
+    "Voici la plus proche parmi les autres :"
+)
 DISTANCE_KM = N_("à environ {distance} km")
 NO_ASSOCIATION = N_(
     "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. En danger, appuyez sur « Urgence »."

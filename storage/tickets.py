@@ -171,6 +171,12 @@ async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Ac
     return ticket
 
 
+def passed_over(ticket: Ticket) -> list[str]:
+    """Slugs of the associations that declined this ticket or passed it on (by hand or
+    by timeout): every one it was offered to, but the one that holds it still open."""
+    return list(ticket.tried) if ticket.status == "declined" else list(ticket.tried[:-1])
+
+
 async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: str) -> Ticket | Refusal:
     """Store the reply whole: its length is checked before (bot.mailbox.MAX_REPLY), never cut here."""
     ticket = await ticket_for_chat(session, ticket_id, chat_id)

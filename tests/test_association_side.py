@@ -167,7 +167,7 @@ async def test_no_message_to_a_group_carries_the_persons_code(stack: Stack) -> N
     assert reference in directory.notices("test-nord")[0] and reference in directory.notices("test-paris")[0]
     other_phone = stack.user(25_002)
     await other_phone.send(reference)
-    assert "ne l'a pas encore lue" not in other_phone.last()["text"], "the reference opens nothing"
+    assert "ne l'a pas encore acceptée" not in other_phone.last()["text"], "the reference opens nothing"
 
 
 async def test_enroll_only_in_a_private_group(stack: Stack) -> None:

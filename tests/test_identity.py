@@ -71,6 +71,7 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
     user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
     await walk_to_consent(user, "fr", postcode="75012")  # chooses the mailbox
     await user.press("Oui, envoyer")
+    code = user.last()["text"].split("Votre code :")[1].split()[0]
     await stack.fake.wait_for(lambda: directory.notices("test-paris"))
     staff = directory.staff["test-paris"]
     await staff.press("Répondre")
@@ -96,3 +97,10 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
     for needle in [*secrets_of(person), "rue des Lilas", "+33698765432", "75012"]:
         assert needle.encode() not in database, f"{needle!r} found in the database file"
         assert needle not in stack.logs.getvalue(), f"{needle!r} found in the logs"
+    state = await stack.state.dump()
+    assert "fsm:" in state, "the state is live"
+    for form in (code, code.replace("-", ""), code.lower(), code.replace("-", "").lower()):
+        # the code opens the mailbox: only its hash is stored, and the state holds it sealed
+        assert form not in state, f"the code is readable in the state as {form!r}"
+        assert form.encode() not in database, f"the code is readable in the database as {form!r}"
+        assert form not in stack.logs.getvalue(), f"the code is in the logs as {form!r}"
