@@ -339,7 +339,7 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None) -> None:
         lines.append(escape(_(texts.NO_REPLY_YET)))
     if turn.notices:
         lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
-    can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
+    can_answer = ticket.mailbox and ticket.status in ("sent", "delivered", "passed_on", "rerouted", "accepted")
     rows = mailbox_buttons(tr, answer=can_answer)
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of("\n\n".join(lines), rows), edit)

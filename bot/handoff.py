@@ -26,7 +26,10 @@ from storage.places import places
 from storage.tickets import NewTicket, Ticket, create_ticket, enrolled_chat, find_ticket, move_ticket, new_code, queue
 
 STATUS_TEXT = {
-    "sent": texts.STATUS_SENT,
+    "sent": texts.STATUS_QUEUED,
+    "delivered": texts.STATUS_SENT,
+    "rerouted": texts.STATUS_REROUTED,
+    "undelivered": texts.STATUS_UNDELIVERED,
     "accepted": texts.STATUS_ACCEPTED,
     "declined": texts.STATUS_DECLINED,
     "passed_on": texts.STATUS_PASSED_ON,
@@ -58,6 +61,10 @@ class DirectoryCache:
                 self._candidates = await load_candidates(session)
             self._read_at = loop_time
         return self._candidates
+
+    def expire(self) -> None:
+        """Read the directory again at the next lookup (an association just became unreachable)."""
+        self._read_at = float("-inf")
 
     async def find_match(self, departement: str | None, *, fresh: bool = False) -> Match | None:
         """The nearest association able to receive a notice now, from the département's point."""
@@ -199,3 +206,11 @@ async def pass_on(
             note = catalogs.get(previous.notice_locale).gettext(texts.NOTICE_TIMEOUT).format(ticket=ticket.id)
             queue(session, ticket, old_chat.chat_id, previous.notice_locale, "info", escape(note))
     return match
+
+
+async def reroute(session: AsyncSession, ticket: Ticket, engine: Engine, catalogs: Catalogs) -> bool:
+    """Its association could not be reached: offer the ticket to the next one, and say so
+    on the person's screen ("rerouted"), or that none could take it ("undelivered")."""
+    moved = await pass_on(session, ticket, engine, catalogs, timed_out=False) is not None
+    ticket.status = "rerouted" if moved else "undelivered"
+    return moved

@@ -22,7 +22,7 @@ from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, Tic
 CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4
 """12 symbols: 60 bits of entropy, shown as XXXX-XXXX-XXXX."""
-OPEN_STATUSES = ("sent", "passed_on")
+OPEN_STATUSES = ("sent", "delivered", "passed_on", "rerouted", "undelivered")
 MAX_REPLY = 3500
 """A reply must fit in one Telegram message with its heading."""
 
@@ -179,6 +179,22 @@ async def move_ticket(session: AsyncSession, ticket: Ticket, association: Associ
     ticket.status = "passed_on"
     ticket.updated_at = hour()
     return chat
+
+
+async def stranded(session: AsyncSession) -> list[Ticket]:
+    """Open tickets whose association can no longer receive anything: unreachable, or unenrolled."""
+    enrolled = select(EnrolledChat.association_id)
+    rows = await session.scalars(
+        select(Ticket)
+        .join(Association, Association.id == Ticket.association_id)
+        .where(
+            Ticket.status.in_(OPEN_STATUSES),
+            Association.unreachable_since.is_not(None) | Association.id.not_in(enrolled),
+        )
+        .options(selectinload(Ticket.association))
+        .order_by(Ticket.id)
+    )
+    return list(rows)
 
 
 async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | None = None) -> list[Ticket]:

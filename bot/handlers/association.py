@@ -18,7 +18,7 @@ from bot import handoff, texts
 from bot.conversation import Runtime
 from bot.filters import OnLoop
 from storage.directory import enroll
-from storage.tickets import Refusal, add_reply, decide, ticket_for_chat
+from storage.tickets import OPEN_STATUSES, Refusal, add_reply, decide, ticket_for_chat
 
 NOTICE_DATA = re.compile(r"^t:([adpr]):(\d{1,12})$")
 REPLY_MARK = re.compile(r"#T(\d{1,12})$")
@@ -50,7 +50,7 @@ def build_router() -> Router:
         async with runtime.db.begin() as session:
             if action == "p":
                 ticket = await ticket_for_chat(session, ticket_id, chat_id)
-                if not isinstance(ticket, Refusal) and ticket.status not in ("sent", "passed_on"):
+                if not isinstance(ticket, Refusal) and ticket.status not in OPEN_STATUSES:
                     ticket = Refusal("already_done")
                 moved = None if isinstance(ticket, Refusal) else await handoff.pass_on(
                     session, ticket, runtime.engine, runtime.catalogs, timed_out=False
