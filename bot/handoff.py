@@ -200,7 +200,7 @@ async def pass_on(
     facts = NoticeFacts(ticket.answers, ticket.locale, ticket.departement, ticket.script_version)
     locale = association.notice_locale
     queue(session, ticket, chat.chat_id, locale, "notice", render_notice(engine, facts, ticket.id, catalogs.get(locale), None), buttons=True)
-    if timed_out and previous is not None:
+    if timed_out and previous is not None and previous.unreachable_since is None:
         old_chat = await enrolled_chat(session, previous.id)
         if old_chat is not None:
             note = catalogs.get(previous.notice_locale).gettext(texts.NOTICE_TIMEOUT).format(ticket=ticket.id)

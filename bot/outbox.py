@@ -264,10 +264,11 @@ class OutboxSender:
             if association is None:  # no longer anyone's chat: only this message is lost
                 await self._give_up_in(session, row, Kind.GONE)
                 return
-            association.unreachable_since = now()
             await cancel_chat(session, row.chat_id, Kind.GONE)
-            text = alerts.UNREACHABLE.format(slug=association.slug, why=alerts.GONE_WHY)
-            alerts.queue_alert(session, self.runtime.settings, text)
+            if association.unreachable_since is None:  # alerted once, not once per message
+                association.unreachable_since = now()
+                text = alerts.UNREACHABLE.format(slug=association.slug, why=alerts.GONE_WHY)
+                alerts.queue_alert(session, self.runtime.settings, text)
         self.runtime.directory.expire()  # closed for new requests now
         await pass_on_stranded(self.runtime)
         self.wake()

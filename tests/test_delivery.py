@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from bot import cli_outbox
 from bot.delivery import Kind, classify
 from bot.jobs import check_accreditations, pass_on_stranded
+from bot.outbox import Pacer
 from dialogs.i18n import Catalogs
 from storage.directory import create_enrollment_code, unenroll
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
@@ -340,3 +341,41 @@ async def test_the_sender_reads_the_live_catalogues(stack: Stack) -> None:
     staff = directory.staff["test-paris"]
     notice = await stack.fake.wait_for(lambda: next((m for m in staff.bot_messages() if m.get("reply_markup")), None))
     assert staff.buttons(notice)[0][0] == "NEW ✅ Accept", "the button as approved now, not as at start-up"
+
+
+# --------------------------------------------------------------------------- pacing, the operator's view
+
+
+async def test_the_sender_paces_itself_within_telegrams_limits() -> None:
+    pacer = Pacer()
+    for _ in range(20):
+        assert pacer.wait(PARIS) == 0
+        pacer.sent(PARIS)
+    assert 59 < pacer.wait(PARIS) <= 60, "the 21st message to one group in a minute waits"
+    assert pacer.wait(NORD) == 0, "another group does not"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(4):
+        await pacer.gap()
+    assert loop.time() - started >= 3 / 30 - 0.01, "at most 30 a second overall"
+
+
+async def test_notices_go_before_relays_and_the_list_shows_no_text(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = await enrolled_directory(stack)
+    await stack.app.sender.stop()
+    async with stack.app.runtime.db.begin() as session:
+        session.add(OutboxMessage(chat_id=PARIS, kind="info", text="secret words of a reminder"))
+        session.add(OutboxMessage(chat_id=PARIS, kind="relay", text="secret words of a person"))
+    code = await consent_and_send(stack.user(32_001))
+    url = stack.backend.database_url
+    assert await cli_outbox.run(argparse.Namespace(outbox_action="list", all=False), url) == 0
+    listing = capsys.readouterr().out
+    assert "test-paris" in listing and "pending" in listing and "relay" in listing
+    assert "secret" not in listing and code not in listing, "never a message's text"
+    stack.app.sender.start()
+    await stack.fake.wait_for(lambda: len(directory.staff["test-paris"].texts()) >= 4, timeout=10)
+    texts = directory.staff["test-paris"].texts()[1:]
+    assert "demande anonyme" in texts[0].lower(), "the notice first, though written last"
+    assert texts[1:] == ["secret words of a person", "secret words of a reminder"]
