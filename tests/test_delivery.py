@@ -83,6 +83,14 @@ async def no_silent_loss(stack: Stack) -> None:
     assert all(r.text for r in rows if r.status in ("pending", "held")), "nothing waiting was blanked"
 
 
+async def queued_while_stopped(stack: Stack, user_id: int) -> tuple[Directory, FakeUser, str]:
+    """The directory enrolled, then one request whose notice waits: the sender is stopped."""
+    directory = await enrolled_directory(stack)
+    await stack.app.sender.stop()
+    person = stack.user(user_id)
+    return directory, person, await consent_and_send(person)
+
+
 def sends_to(stack: Stack, chat_id: int) -> list[str]:
     """Every notice the bot tried to send to `chat_id`, refused or not."""
     calls = [c for c in stack.fake.requests if c.method == "sendMessage" and c.params.get("chat_id") == chat_id]
@@ -220,10 +228,7 @@ async def test_5xx_backs_off_then_gives_up_after_the_time_bound(stack: Stack) ->
 
 
 async def test_delivered_is_shown_apart_from_sent(stack: Stack) -> None:
-    directory = await enrolled_directory(stack)
-    await stack.app.sender.stop()
-    person = stack.user(27_001)
-    await consent_and_send(person)
+    directory, person, _ = await queued_while_stopped(stack, 27_001)
     assert "part vers l'association" in await status_line(person)
     stack.app.sender.start()
     await wait_notice(stack, directory, "test-paris")
@@ -269,10 +274,7 @@ async def test_a_flood_at_one_association_is_held_not_dropped(backend: Backend, 
 
 
 async def test_unenroll_with_pending_rows_sends_nothing_to_the_old_chat(stack: Stack) -> None:
-    directory = await enrolled_directory(stack)
-    await stack.app.sender.stop()
-    person = stack.user(29_001)
-    await consent_and_send(person)
+    directory, _, _ = await queued_while_stopped(stack, 29_001)
     async with stack.app.runtime.db.begin() as session:
         assert await unenroll(session, "test-paris")
     stack.app.sender.start()
@@ -285,9 +287,7 @@ async def test_unenroll_with_pending_rows_sends_nothing_to_the_old_chat(stack: S
 
 
 async def test_re_enroll_moves_pending_rows_to_the_new_chat(stack: Stack) -> None:
-    directory = await enrolled_directory(stack)
-    await stack.app.sender.stop()
-    code = await consent_and_send(stack.user(29_101))
+    directory, _, code = await queued_while_stopped(stack, 29_101)
     async with stack.app.runtime.db.begin() as session:
         enrollment = await create_enrollment_code(session, "test-paris")
     stack.app.sender.start()
