@@ -32,7 +32,8 @@ TIMED_OUT = "Telegram n'a pas répondu pendant {hours} h"
 PASSED_ON = "La demande passe à l'association suivante."
 NOT_PASSED_ON = "Aucune autre association ne peut la recevoir : la personne le voit sur son écran."
 HELD = (
-    "⚠️ Plus de {limit} demandes pour {slug} cette heure-ci : les suivantes sont retenues jusqu'à l'heure suivante. "
+    "⚠️ Plus de {limit} demandes pour {slug} cette heure-ci : "
+    "les suivantes sont retenues jusqu'à l'heure suivante. "
     "Voir : passerelle outbox list ; libérer une demande : passerelle outbox retry ID."
 )
 ACCREDITATION = (

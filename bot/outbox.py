@@ -96,15 +96,11 @@ class Pacer:
     def wait(self, chat_id: int) -> float:
         """Seconds before `chat_id` may get another message (0: now)."""
         moment = self._now()
-        wait = 0.0
         sent = self._sent.get(chat_id)
         count, window = PER_CHAT
-        if sent:
-            while sent and sent[0] <= moment - window:
-                sent.popleft()
-            if len(sent) >= count:
-                wait = max(wait, sent[0] + window - moment)
-        return max(wait, 0.0)
+        while sent and sent[0] <= moment - window:
+            sent.popleft()
+        return max(sent[0] + window - moment, 0.0) if sent and len(sent) >= count else 0.0
 
     async def gap(self) -> None:
         """Sleep out the overall gap since the last send."""
@@ -133,6 +129,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -103,7 +103,7 @@ def sends_to(stack: Stack, chat_id: int) -> list[str]:
 def test_every_bot_api_failure_has_a_class() -> None:
     method = SendMessage(chat_id=1, text="x")
     cases = [
-        (TelegramMigrateToChat(method, "Bad Request: group chat was upgraded to a supergroup chat", -1009), Kind.MIGRATED),
+        (TelegramMigrateToChat(method, "Bad Request: group chat was upgraded to a supergroup chat", -9), Kind.MIGRATED),
         (TelegramForbiddenError(method, "Forbidden: bot was kicked from the group chat"), Kind.GONE),
         (TelegramForbiddenError(method, "Forbidden: bot was blocked by the user"), Kind.GONE),
         (TelegramBadRequest(method, "Bad Request: chat not found"), Kind.GONE),
@@ -117,7 +117,7 @@ def test_every_bot_api_failure_has_a_class() -> None:
     ]
     for exc, kind in cases:
         assert classify(exc).kind == kind, exc
-    assert classify(cases[0][0]).migrate_to == -1009
+    assert classify(cases[0][0]).migrate_to == -9
     assert classify(cases[5][0]).retry_after == 7
 
 
@@ -137,7 +137,8 @@ async def test_a_group_upgraded_to_a_supergroup_is_followed(stack: Stack) -> Non
     await stack.fake.wait_for(lambda: len(Directory({"x": staff}).notices("x")) == 3, timeout=10)
     assert len(sends_to(stack, PARIS)) == 2, "one send for the first notice, one refused by the upgrade: no more"
     async with stack.app.runtime.db() as session:
-        assert await session.scalar(select(EnrolledChat.chat_id).join(Association).where(Association.slug == "test-paris")) == SUPERGROUP
+        enrolled = select(EnrolledChat.chat_id).join(Association).where(Association.slug == "test-paris")
+        assert await session.scalar(enrolled) == SUPERGROUP
     old = next(m for m in staff.bot_messages() if m["text"] == first)
     await staff.press("Accepter", old["message_id"])
     answers = [str(a) for a in stack.fake.callback_answers.values()]
@@ -261,9 +262,8 @@ async def test_a_flood_at_one_association_is_held_not_dropped(backend: Backend, 
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.status == "sent").values(sent_hour=dt.datetime(2000, 1, 1))
             )
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.status == "held").values(next_attempt_at=dt.datetime(2000, 1, 1))
-            )
+            held_rows = update(OutboxMessage).where(OutboxMessage.status == "held")
+            await session.execute(held_rows.values(next_attempt_at=dt.datetime(2000, 1, 1)))
         stack.app.sender.wake()
         assert len(await wait_notice(stack, directory, "test-paris", 4)) == 4
         assert len(await wait_alert(stack, "retenue")) == 1, "one alert for the flood, not one per notice"
@@ -306,9 +306,8 @@ async def test_an_accreditation_ending_within_30_days_is_alerted(stack: Stack) -
     await enrolled_directory(stack)
     today = dt.date.today()
     async with stack.app.runtime.db.begin() as session:
-        await session.execute(
-            update(Association).where(Association.slug == "test-lyon").values(accredited_until=today + dt.timedelta(days=12))
-        )
+        lyon = update(Association).where(Association.slug == "test-lyon")
+        await session.execute(lyon.values(accredited_until=today + dt.timedelta(days=12)))
     assert await check_accreditations(stack.app.runtime, today) == 1
     stack.app.sender.wake()
     alert = (await wait_alert(stack, "accréditation"))[0]

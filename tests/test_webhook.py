@@ -359,7 +359,8 @@ async def test_healthz_reports_redis_down(tmp_path: Path, captured_logs: io.Stri
     ) as hook:
         assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"})
         await proxy.stop()
-        assert await hook.get("/healthz") == (503, {"status": "down", "database": "ok", "redis": "down", "outbox": "ok"})
+        down = {"status": "down", "database": "ok", "redis": "down", "outbox": "ok"}
+        assert await hook.get("/healthz") == (503, down)
         await proxy.start()
         assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"})
     await proxy.stop()
