@@ -131,7 +131,7 @@ def _row(association: Association, enrolled: bool, today: dt.date) -> tuple[str,
         shown,
         until,
         "yes" if association.intake_open else "no",
-        "yes" if enrolled else "no",
+        "unreachable" if association.unreachable_since else "yes" if enrolled else "no",
     )
 
 

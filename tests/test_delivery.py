@@ -25,7 +25,7 @@ from aiogram.exceptions import (
 from aiogram.methods import SendMessage
 from sqlalchemy import select, update
 
-from bot import cli_outbox
+from bot import cli_associations, cli_outbox
 from bot.delivery import Kind, classify
 from bot.jobs import check_accreditations, pass_on_stranded
 from bot.outbox import Pacer
@@ -147,7 +147,9 @@ async def test_a_group_upgraded_to_a_supergroup_is_followed(stack: Stack) -> Non
     assert {r.status for r in await outbox(stack)} == {"sent"}
 
 
-async def test_a_kicked_bot_marks_the_association_unreachable_and_hands_its_tickets_on(stack: Stack) -> None:
+async def test_a_kicked_bot_marks_the_association_unreachable_and_hands_its_tickets_on(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     directory = await enrolled_directory(stack)
     stack.fake.kick_bot(NORD)
     person = stack.user(22_001)
@@ -162,6 +164,8 @@ async def test_a_kicked_bot_marks_the_association_unreachable_and_hands_its_tick
     await consent_and_send(stack.user(22_002), "93200")
     assert len(await wait_notice(stack, directory, "test-paris", 2)) == 2, "closed for new requests"
     assert len(sends_to(stack, NORD)) == 1, "the dead chat is tried once, then never again"
+    await cli_associations.run(argparse.Namespace(associations_action="list"), stack.backend.database_url)
+    assert "unreachable" in next(line for line in capsys.readouterr().out.splitlines() if "test-nord" in line)
     await no_silent_loss(stack)
 
 
