@@ -159,7 +159,7 @@ class App:
         await ensure_schema(database)
         runtime, event_id = await build_runtime(settings, database)
         bot = build_bot(settings)
-        sender = OutboxSender(bot, runtime.db, runtime.catalogs, lease=settings.outbox_lease_seconds)
+        sender = OutboxSender(bot, runtime, lease=settings.outbox_lease_seconds)
         runtime.wake_sender = sender.wake
         app = cls(settings, runtime, bot, build_dispatcher(runtime), database, sender, event_id)
         runtime.reload_approved = app.reload_if_approved

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bot import cli_associations, cli_dialogs, cli_translations
+from bot import cli_associations, cli_dialogs, cli_outbox, cli_translations
 from bot.config import ConfigError, load_settings
 from bot.moderation import NotApproved
 from dialogs.loader import ScriptInvalid
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_associations.add_parser(commands)
     cli_translations.add_parser(commands)
     cli_dialogs.add_parser(commands)
+    cli_outbox.add_parser(commands)
     commands.add_parser("purge", help="delete tickets past TICKET_RETENTION_DAYS now (the running bot does it too)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli_associations.run(args, load_settings().database_url))
         if args.command == "dialogs":
             return asyncio.run(cli_dialogs.run(args, load_settings().database_url))
+        if args.command == "outbox":
+            return asyncio.run(cli_outbox.run(args, load_settings().database_url))
         if args.command == "translations":
             return cli_translations.run(args)
         if args.command == "purge":

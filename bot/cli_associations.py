@@ -131,7 +131,7 @@ def _row(association: Association, enrolled: bool, today: dt.date) -> tuple[str,
         shown,
         until,
         "yes" if association.intake_open else "no",
-        "yes" if enrolled else "no",
+        "unreachable" if association.unreachable_since else "yes" if enrolled else "no",
     )
 
 
@@ -170,8 +170,12 @@ def _warn_if_ineligible(slug: str, associations: list[Association]) -> None:
 
 
 async def _unenroll(session: AsyncSession, slug: str) -> int:
-    if await unenroll(session, slug):
-        print(f"{slug}: unenrolled; its chat no longer receives notices")
+    canceled = await unenroll(session, slug)
+    if canceled is not None:
+        print(
+            f"{slug}: unenrolled; its chat no longer receives notices. {canceled} message(s) waiting for it were "
+            "canceled; its open requests pass on to the next association within 10 minutes (the running bot does it)"
+        )
     else:
         print(f"{slug}: was not enrolled; pending codes, if any, are void")
     return 0

@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(default=90, ge=2, le=3600)
     """A notice claimed by an instance that then died is sent by another one after this
     long. Longer than a send's own timeout (30 s), so a live sender never loses its claim."""
+    alert_chat_id: int | None = None
+    """The staff chat (a group the bot is in) that gets the alerts: an association unreachable,
+    a message given up, a flood held, an accreditation ending. Unset: each of MODERATOR_IDS,
+    in private."""
+    outbox_give_up_hours: int = Field(default=12, ge=1, le=24 * 7)
+    """A message Telegram keeps failing with network errors or 5xx is given up after this
+    long (its ticket passes on, and an alert fires). 429s and migrations never count."""
+    outbox_degraded_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    """/healthz says `outbox: degraded` when a message has waited longer than this."""
+    notices_per_association_hour: int = Field(default=20, ge=1, le=1000)
+    """Past this many notices in one clock hour, an association's further notices are held
+    (not dropped) until the next hour or a moderator's `passerelle outbox retry`."""
     require_approval: bool = True
     """Serve only moderator-approved scripts and catalogues. `false` serves the files as
     they are: for development only."""

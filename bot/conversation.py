@@ -415,7 +415,7 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
     if turn.notices:
         lines.insert(0, f"<i>{escape(turn.notice() or '')}</i>")
     shown = mailbox.render_page(tr, lines, [reply.body for reply in ticket.messages], page)
-    can_answer = ticket.mailbox and ticket.status in ("sent", "passed_on", "accepted")
+    can_answer = ticket.mailbox and ticket.status in ("sent", "delivered", "passed_on", "rerouted", "accepted")
     rows = [shown.navigation] if shown.navigation else []
     rows += mailbox_buttons(tr, answer=can_answer)
     # Start again (after a decline, the way on): the code stays here until a new request replaces it

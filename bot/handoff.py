@@ -39,7 +39,10 @@ from storage.tickets import (
 CODE_MASK = "[…]"
 """What stands for the person's code if they paste it into a message to the association."""
 STATUS_TEXT = {
-    "sent": texts.STATUS_SENT,
+    "sent": texts.STATUS_QUEUED,
+    "delivered": texts.STATUS_SENT,
+    "rerouted": texts.STATUS_REROUTED,
+    "undelivered": texts.STATUS_UNDELIVERED,
     "accepted": texts.STATUS_ACCEPTED,
     "declined": texts.STATUS_DECLINED,
     "passed_on": texts.STATUS_PASSED_ON,
@@ -71,6 +74,10 @@ class DirectoryCache:
                 self._candidates = await load_candidates(session)
             self._read_at = loop_time
         return self._candidates
+
+    def expire(self) -> None:
+        """Read the directory again at the next lookup (an association just became unreachable)."""
+        self._read_at = float("-inf")
 
     async def find_match(
         self, departement: str | None, *, fresh: bool = False, exclude: frozenset[str] = frozenset()
@@ -286,9 +293,17 @@ async def pass_on(
     locale = association.notice_locale
     notice = render_notice(engine, facts, ticket, catalogs.get(locale), passed=True)
     queue(session, ticket, chat.chat_id, locale, "notice", notice, buttons=True)
-    if timed_out and previous is not None:
+    if timed_out and previous is not None and previous.unreachable_since is None:
         old_chat = await enrolled_chat(session, previous.id)
         if old_chat is not None:
             note = catalogs.get(previous.notice_locale).gettext(texts.NOTICE_TIMEOUT).format(ticket=ticket.id)
             queue(session, ticket, old_chat.chat_id, previous.notice_locale, "info", escape(note))
     return match
+
+
+async def reroute(session: AsyncSession, ticket: Ticket, engine: Engine, catalogs: Catalogs) -> bool:
+    """Its association could not be reached: offer the ticket to the next one, and say so
+    on the person's screen ("rerouted"), or that none could take it ("undelivered")."""
+    moved = await pass_on(session, ticket, engine, catalogs, timed_out=False) is not None
+    ticket.status = "rerouted" if moved else "undelivered"
+    return moved

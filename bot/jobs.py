@@ -1,10 +1,11 @@
-"""Periodic work inside the bot process: pass on notices nobody accepted, purge old tickets,
-and clear from association chats what the bot sent about tickets now deleted.
+"""Periodic work inside the bot process: pass on notices nobody accepted or nobody can
+receive, purge old tickets, clear from association chats what the bot sent about tickets
+now deleted, and warn of accreditations about to end.
 
 `passerelle purge` runs the same purge from the command line; the running bot then
 clears the chats at its next run. Several instances may run these together: each ticket
-and each message is claimed by one of them (see `storage.tickets.claim_overdue` and
-`storage.routing.claim_orphans`).
+and each message is claimed by one of them (see `storage.tickets.claim_overdue`,
+`storage.tickets.stranded` and `storage.routing.claim_orphans`).
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from sqlalchemy import select
 
-from bot import handoff, texts
+from bot import alerts, handoff, texts
 from bot.conversation import Runtime
 from storage.directory import load_candidates
-from storage.models import GroupMessage, hour
+from storage.models import Association, EnrolledChat, GroupMessage, hour
 from storage.routing import claim_orphans, forget, release
-from storage.tickets import claim_overdue, overdue, purge
+from storage.tickets import claim_overdue, overdue, purge, stranded
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600.0
 """Ten minutes: pass-on deadlines are counted in hours, retention in days."""
 DELETE_HOURS = 47
 """Telegram lets a bot delete its messages for 48 hours; times are kept to the hour."""
+ACCREDITATION_WARNING_DAYS = 30
 
 
 async def pass_on_overdue(runtime: Runtime) -> int:
@@ -54,6 +57,40 @@ async def pass_on_overdue(runtime: Runtime) -> int:
         runtime.wake_sender()
         log.info("passed on %d ticket(s) not accepted in time", moved)
     return moved
+
+
+async def pass_on_stranded(runtime: Runtime) -> int:
+    """Pass on, at once, every open ticket whose association can no longer receive anything
+    (unreachable, or unenrolled); returns how many moved."""
+    moved = 0
+    async with runtime.db.begin() as session:
+        for ticket in await stranded(session):
+            if await handoff.reroute(session, ticket, runtime.engine, runtime.catalogs):
+                moved += 1
+    if moved:
+        runtime.wake_sender()
+        log.info("passed on %d ticket(s) whose association cannot be reached", moved)
+    return moved
+
+
+async def check_accreditations(runtime: Runtime, today: dt.date) -> int:
+    """Alert for each enrolled association whose accreditation ends within 30 days; returns how many."""
+    until = today + dt.timedelta(days=ACCREDITATION_WARNING_DAYS)
+    async with runtime.db.begin() as session:
+        ending = list(
+            await session.scalars(
+                select(Association)
+                .join(EnrolledChat)
+                .where(Association.accredited_until >= today, Association.accredited_until <= until)
+                .order_by(Association.slug)
+            )
+        )
+        for association in ending:
+            text = alerts.ACCREDITATION.format(slug=association.slug, date=association.accredited_until.isoformat())
+            alerts.queue_alert(session, runtime.settings, text)
+    if ending:
+        runtime.wake_sender()
+    return len(ending)
 
 
 async def purge_expired(runtime: Runtime) -> int:
@@ -103,12 +140,17 @@ async def _clear(bot: Bot, row: GroupMessage, runtime: Runtime) -> bool:
 
 
 async def maintenance(runtime: Runtime, bot: Bot, every: float = EVERY_SECONDS) -> None:
-    """Runs until cancelled."""
+    """Runs until cancelled. Accreditations are checked once a day (per process)."""
+    checked: dt.date | None = None
     while True:
         try:
+            await pass_on_stranded(runtime)
             await pass_on_overdue(runtime)
             await purge_expired(runtime)
             await clear_group_messages(runtime, bot)
+            if checked != (today := handoff.today()):
+                await check_accreditations(runtime, today)
+                checked = today
         except Exception as exc:  # noqa: BLE001  (try again next time)
             log.error("maintenance failed: %s", type(exc).__name__)
         await asyncio.sleep(every)

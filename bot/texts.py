@@ -97,10 +97,18 @@ ANSWER = N_("✉ Répondre")
 DELETE_TICKET = N_("🗑 Effacer ma demande")
 # TRANSLATORS: button: at most 40 characters
 CANCEL = N_("Annuler")
+STATUS_QUEUED = N_("Votre demande part vers l'association : elle n'y est pas encore arrivée.")
 STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore acceptée.")
 STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
 STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre.")
 STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")
+STATUS_REROUTED = N_(
+    "L'association choisie n'a pas pu être jointe. Votre demande a été transmise à une autre association."
+)
+STATUS_UNDELIVERED = N_(
+    "Votre demande n'a pas pu être remise : l'association n'a pas pu être jointe, et aucune autre ne peut la "
+    "recevoir pour le moment. Vous pouvez l'effacer et recommencer plus tard. En danger, appuyez sur « Urgence »."
+)
 NO_REPLY_YET = N_("Pas encore de réponse.")
 REPLIES = NP_("{n} réponse de l'association :", "{n} réponses de l'association :")
 PAGE = N_("Page {page} sur {pages} : les plus récentes d'abord.")

@@ -4,9 +4,12 @@
 
 - `POST <WEBHOOK_URL's path>`: the updates. A request without the right
   `X-Telegram-Bot-Api-Secret-Token` gets 401 before its body is read.
-- `GET /healthz`: `{"status", "database", "redis"}`, each "ok" or "down" (redis only when
-  REDIS_URL is set); 200 when all are up, 503 otherwise. Nothing else: no error text,
-  no address, no id.
+- `GET /healthz`: `{"status", "database", "redis", "outbox"}`: database and redis "ok" or
+  "down" (redis only when REDIS_URL is set), 503 when one is down; outbox "ok" or
+  "degraded" (a message waiting longer than OUTBOX_DEGRADED_MINUTES, or one given up in
+  the last 24 hours), then status "degraded" with 200: this instance serves, and a restart
+  would deliver nothing (the alerts say what to do). Nothing else: no error text, no
+  address, no id.
 
 At start the webhook is set with the update types the handlers use and the secret token;
 at stop it is left in place (other instances behind the same proxy keep serving). SIGTERM
@@ -20,6 +23,7 @@ address or a header.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 
@@ -34,6 +38,7 @@ from sqlalchemy import text
 from bot.app import App
 from bot.config import HEALTH_PATH, ConfigError
 from bot.telegram_session import lighten_update
+from storage.outbox import health as outbox_health
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("bot.webhook.access")
@@ -161,12 +166,22 @@ class WebhookServer:
             checks["redis"] = redis
         results = await asyncio.gather(*(self._check(name, check) for name, check in checks.items()))
         report = dict(zip(checks, ("ok" if up else "down" for up in results), strict=True))
+        report["outbox"] = await self._outbox() if results[0] else "down"
         up = all(results)
+        status = "down" if not up else "degraded" if report["outbox"] == "degraded" else "ok"
         return web.json_response(
-            {"status": "ok" if up else "down", **report},
+            {"status": status, **report},
             status=200 if up else 503,
             headers={"Cache-Control": "no-store"},
         )
+
+    async def _outbox(self) -> str:
+        bound = dt.timedelta(minutes=self.app.settings.outbox_degraded_minutes)
+        try:
+            async with self.app.runtime.db() as session:
+                return await asyncio.wait_for(outbox_health(session, bound), HEALTH_SECONDS)
+        except Exception:  # noqa: BLE001  (the database check reports the cause)
+            return "down"
 
     async def _check(self, name: str, check: object) -> bool:
         try:

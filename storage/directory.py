@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import codes
+from storage import codes, outbox
 from storage.models import Association, EnrolledChat, EnrollmentCode
 from storage.places import places
 
@@ -523,6 +523,7 @@ class Match:
 async def load_candidates(session: AsyncSession) -> list[Candidate]:
     """Every association as a Candidate (eligibility is decided per lookup, by `nearest`)."""
     query = select(Association, EnrolledChat.id).outerjoin(EnrolledChat).order_by(Association.slug)
+    # An unreachable association counts as not enrolled: closed for new requests.
     return [
         Candidate(
             slug=a.slug,
@@ -533,7 +534,7 @@ async def load_candidates(session: AsyncSession) -> list[Candidate]:
             longitude=a.longitude,
             accredited_until=a.accredited_until,
             intake_open=a.intake_open,
-            enrolled=chat_id is not None,
+            enrolled=chat_id is not None and a.unreachable_since is None,
             phone=a.phone,
             website=a.website,
             hours=a.hours,
@@ -695,17 +696,32 @@ async def enroll(session: AsyncSession, code: str, chat_id: int) -> Association 
     association_id = spent.scalar_one_or_none()
     if association_id is None:
         return None
-    await session.execute(
-        delete(EnrolledChat).where((EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id))
+    replaced = await session.scalars(
+        select(EnrolledChat).where((EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id))
     )
+    for previous in list(replaced):
+        if previous.association_id == association_id:
+            await outbox.move_chat(session, previous.chat_id, chat_id)  # what waited for the old chat goes here
+        else:
+            await outbox.cancel_chat(session, chat_id, "unenrolled")  # this chat leaves another association
+        await session.delete(previous)
+    await session.flush()
     session.add(EnrolledChat(association_id=association_id, chat_id=chat_id))
+    await session.execute(update(Association).where(Association.id == association_id).values(unreachable_since=None))
     await session.flush()
     return await session.get(Association, association_id, populate_existing=True)
 
 
-async def unenroll(session: AsyncSession, slug: str) -> bool:
-    """Unbind the association's chat and retire its pending codes; False when it had no chat."""
+async def unenroll(session: AsyncSession, slug: str) -> int | None:
+    """Unbind the association's chat, cancel what still waited for it, and retire its pending
+    codes. Returns how many messages were canceled; None when it had no chat. Its open
+    tickets are passed on by the running bot (bot.jobs.pass_on_stranded)."""
     association = await _association(session, slug)
-    removed = await session.execute(delete(EnrolledChat).where(EnrolledChat.association_id == association.id))
+    chat = await session.scalar(select(EnrolledChat).where(EnrolledChat.association_id == association.id))
     await _retire_codes(session, association.id)
-    return bool(removed.rowcount)
+    if chat is None:
+        return None
+    canceled = await outbox.cancel_chat(session, chat.chat_id, "unenrolled")
+    await session.delete(chat)
+    await session.flush()
+    return canceled

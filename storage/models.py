@@ -17,6 +17,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
 
 
+def now() -> dt.datetime:
+    """Naive UTC, as the database stores it."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def hour(moment: dt.datetime | None = None) -> dt.datetime:
     """Now (or `moment`), to the hour: a stored time cannot be matched to Telegram's logs."""
     moment = moment or dt.datetime.now(dt.UTC)
@@ -47,6 +52,9 @@ class Association(Base):
     source: Mapped[str] = mapped_column(String(500), default="")
     verified_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
     notice_locale: Mapped[str] = mapped_column(String(16), default="fr")
+    unreachable_since: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """Set when Telegram says its chat is gone (bot removed, chat deleted): closed for new
+    requests until its team enrolls a chat again."""
 
     chats: Mapped[list[EnrolledChat]] = relationship(back_populates="association", cascade="all, delete-orphan")
 
@@ -91,7 +99,9 @@ class Ticket(Base):
     danger: Mapped[bool] = mapped_column(Boolean, default=False)
     mailbox: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="sent")
-    """sent, accepted, declined, passed_on (waiting at the next association), closed."""
+    """sent (its notice is queued), delivered (the notice reached the association's chat),
+    accepted, declined, passed_on (waiting at the next association), rerouted (passed on
+    because the first could not be reached), undelivered (no association could be reached)."""
     script_version: Mapped[str] = mapped_column(String(64))
     tried: Mapped[list[str]] = mapped_column(default=list)
     """Slugs of the associations this ticket was already offered to (pass-on skips them)."""
@@ -158,19 +168,31 @@ class OutboxMessage(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
-    """notice, relay (a person's answer), info (a reminder or a pass-on note)."""
+    """notice, relay (a person's answer), info (a reminder or a pass-on note), alert (to the
+    people who run the bot). Sent in that order of priority, alerts after notices."""
     locale: Mapped[str] = mapped_column(String(16), default="fr")
     """The association's language, for the buttons rendered at sending time."""
     text: Mapped[str] = mapped_column(Text)
     """The rendered text, in the association's language; blanked once delivered (a relay holds a person's words)."""
     buttons: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(8), default="pending")
-    """pending, sent, failed."""
+    """pending, held (over the association's hourly limit), sent, failed (given up, with an
+    alert or a pass-on), canceled (its chat was unenrolled)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     """None means due now; set only after a failure."""
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    error_class: Mapped[str | None] = mapped_column(String(16), default=None)
+    """The class of the last failure (bot.delivery.Kind), or why it was canceled."""
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=lambda: now())
+    """When it was written; cleared once sent. Gives the age, and the give-up bound."""
+    sent_hour: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """The hour it was sent (to the hour): counts notices per association per hour."""
+    given_up_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """When the sender gave it up (to the hour): /healthz reports the last 24 hours."""
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A moderator released it (`passerelle outbox retry`): the hourly limit no longer holds it."""
 
 
 class ScriptSnapshot(Base):

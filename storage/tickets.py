@@ -26,7 +26,7 @@ CODE_GROUP_LENGTH = 4
 REFERENCE_LENGTH = 4
 """Random symbols of a ticket's reference: one in a million for a caller who guesses."""
 PURGE_BATCH = 500
-OPEN_STATUSES = ("sent", "passed_on")
+OPEN_STATUSES = ("sent", "delivered", "passed_on", "rerouted", "undelivered")
 
 Action = Literal["accept", "decline"]
 
@@ -212,6 +212,28 @@ async def move_ticket(session: AsyncSession, ticket: Ticket, association: Associ
     ticket.status = "passed_on"
     ticket.updated_at = hour()
     return chat
+
+
+async def stranded(session: AsyncSession) -> list[Ticket]:
+    """Open tickets whose association can no longer receive anything: unreachable, or unenrolled.
+
+    On PostgreSQL the rows are locked, SKIP LOCKED, until the caller's transaction ends, so
+    two instances never pass the same ticket on twice.
+    """
+    enrolled = select(EnrolledChat.association_id)
+    query = (
+        select(Ticket)
+        .join(Association, Association.id == Ticket.association_id)
+        .where(
+            Ticket.status.in_(OPEN_STATUSES),
+            Association.unreachable_since.is_not(None) | Association.id.not_in(enrolled),
+        )
+        .options(selectinload(Ticket.association))
+        .order_by(Ticket.id)
+    )
+    if on_postgresql(session):
+        query = query.with_for_update(of=Ticket, skip_locked=True)
+    return list(await session.scalars(query))
 
 
 async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | None = None) -> list[int]:

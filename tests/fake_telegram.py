@@ -174,17 +174,26 @@ _QUOTED_RE = re.compile(r'"([^"]+)"')
 class TelegramError(Exception):
     """A refusal, answered as ``{"ok": false, ...}`` with ``error_code`` as HTTP status."""
 
-    def __init__(self, error_code: int, description: str, retry_after: int | None = None):
+    def __init__(
+        self,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ):
         super().__init__(f"{error_code} {description}")
         self.error_code = error_code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> JSON:
         """The response body Telegram would send."""
         body: JSON = {"ok": False, "error_code": self.error_code, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 
@@ -236,6 +245,8 @@ class ChatState:
     messages: dict[int, JSON] = field(default_factory=dict)
     next_message_id: int = 1
     blocked: bool = False
+    kicked: bool = False  # the bot was removed from this group
+    migrated_to: int | None = None  # this group was upgraded to that supergroup
     reply_keyboard: JSON | None = None  # the ReplyKeyboardMarkup the user currently sees
     members: dict[int, JSON] = field(default_factory=dict)  # user_id -> User dict
 
@@ -861,7 +872,8 @@ class FakeTelegram:
 
         429 carries ``parameters.retry_after``; default descriptions are Telegram's
         ("Too Many Requests: retry after N", "Internal Server Error", "Bad Gateway",
-        "Forbidden: bot was blocked by the user").
+        "Forbidden: bot was blocked by the user"). With ``chat_id``, only calls to that
+        chat fail; calls to other chats go through untouched.
         """
         if description is None:
             if error_code == 429:
@@ -870,6 +882,10 @@ class FakeTelegram:
                 description = DEFAULT_DESCRIPTIONS.get(error_code, "Error")
         error = TelegramError(error_code, description, retry_after if error_code == 429 else None)
         self._schedule(method, _Fault(error, chat_id=chat_id), times)
+
+    def clear_faults(self, method: str) -> None:
+        """Forget the failures still scheduled for ``method`` (the outage is over)."""
+        self._faults.pop(method, None)
 
     def drop_next(
         self, method: str, times: int = 1, *, after_processing: bool = False, chat_id: int | None = None
@@ -938,6 +954,31 @@ class FakeTelegram:
         if user is not None:
             state.members[user["id"]] = user
         return state
+
+    def migrate_chat(self, chat_id: int, new_chat_id: int) -> ChatState:
+        """Upgrade a group to a supergroup, as Telegram does: the supergroup has a new id and
+        the group's history; sending to the old id answers 400 with ``migrate_to_chat_id``."""
+        old = self.chats[chat_id]
+        if old.chat["type"] != "group":
+            raise ValueError(f"chat {chat_id} is not a group")
+        new = self.add_chat(new_chat_id, "supergroup", title=old.chat.get("title"))
+        new.members.update(old.members)
+        for message_id, message in old.messages.items():
+            new.messages[message_id] = {**message, "chat": new.chat}
+        new.next_message_id = old.next_message_id
+        old.migrated_to = new_chat_id
+        return new
+
+    def kick_bot(self, chat_id: int) -> None:
+        """Remove the bot from a group: sends answer 403 "bot was kicked from the group chat"."""
+        self.chats[chat_id].kicked = True
+
+    def delete_chat(self, chat_id: int) -> None:
+        """The chat no longer exists (deleted group): sends answer 400 "chat not found"."""
+        state = self.chats.pop(chat_id)
+        username = state.chat.get("username")
+        if username:
+            self._chats_by_username.pop(str(username).lower(), None)
 
     def add_user_message(self, chat_id: int, user: JSON, fields: JSON) -> JSON:
         """Store a message from a user (as Telegram would) and return it; no update."""
@@ -1521,6 +1562,12 @@ class FakeTelegram:
     def _target(self, params: JSON) -> ChatState:
         """The chat a message is sent to: known, and the user has not blocked the bot."""
         chat = self._chat(params.get("chat_id"))
+        if chat.migrated_to is not None:
+            raise TelegramError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=chat.migrated_to
+            )
+        if chat.kicked:
+            raise TelegramError(403, "Forbidden: bot was kicked from the group chat")
         if chat.blocked:
             raise TelegramError(403, "Forbidden: bot was blocked by the user")
         return chat

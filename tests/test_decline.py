@@ -73,7 +73,7 @@ async def test_a_declined_request_goes_to_the_next_association(stack: Stack) -> 
     async with stack.app.runtime.db() as session:
         tickets = list(await session.scalars(select(Ticket).order_by(Ticket.id)))
     assert [t.tried for t in tickets] == [["test-paris"], ["test-nord"], ["test-lyon"]], "no ticket names another"
-    assert [t.status for t in tickets] == ["declined", "declined", "sent"]
+    assert [t.status for t in tickets] == ["declined", "declined", "delivered"]
     assert stack.fake.refused == []
 
 

@@ -61,6 +61,19 @@ async def wait_attempts(stack: Stack, attempts: int, timeout: float = 10) -> Out
     raise AssertionError(f"the sender did not fail {attempts} time(s) within {timeout} s")
 
 
+async def wait_failures(stack: Stack, failures: int, timeout: float = 10) -> OutboxMessage:
+    """The notice's row, once Telegram has failed `failures` sends and the sender has put the
+    row back to wait (a 429 is not an attempt: it never counts towards giving up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        rows = await outbox(stack)
+        if len(stack.fake.faults) >= failures and rows and rows[0].claimed_until is None:
+            return rows[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the sender did not see {failures} failure(s) within {timeout} s")
+
+
 async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     faults = [("fail", 429), ("fail", 429), ("fail", 502), ("drop", 0), ("fail", 500), ("drop", 0)]
@@ -68,8 +81,8 @@ async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
     await consent_and_send(
         user, before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=7, chat_id=PARIS)
     )
-    row = await wait_attempts(stack, 1)
-    assert row.next_attempt_at is not None
+    row = await wait_failures(stack, 1)
+    assert row.next_attempt_at is not None and row.attempts == 0, "a 429 is waited out, not counted"
     wait = (row.next_attempt_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
     assert 5 < wait <= 7, "Telegram's retry_after is honoured"
     for attempt, (kind, error_code) in enumerate(faults[1:], start=2):
@@ -78,7 +91,8 @@ async def test_a_storm_of_429_5xx_and_dropped_connections(stack: Stack) -> None:
         else:
             stack.fake.drop_next("sendMessage")  # the connection breaks before Telegram acts
         await fast_forward(stack)
-        await wait_attempts(stack, attempt)
+        await wait_failures(stack, attempt)
+    assert (await outbox(stack))[0].attempts == 4, "the 5xx and dropped connections count, the 429s do not"
     assert directory.notices("test-paris") == []
     await fast_forward(stack)
     notices = await wait_notice(stack, directory, "test-paris")

@@ -144,8 +144,9 @@ async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
 
 
 async def test_the_code_opens_the_mailbox_from_another_device(stack: Stack) -> None:
-    await enrolled_directory(stack)
+    directory = await enrolled_directory(stack)
     code = await consent_and_send(stack.user(12_001))
+    await wait_notice(stack, directory, "test-paris")  # delivered, not read
     other_phone = stack.user(12_002)
     await other_phone.send(code.lower().replace("-", " "))
     assert "ne l'a pas encore acceptée" in other_phone.last()["text"]
@@ -200,7 +201,7 @@ async def test_forged_accept_from_another_chat_is_refused(stack: Stack) -> None:
         assert message is not None
         await intruder.press_data(f"t:a:{ticket_id}", message["message_id"])
     async with stack.app.runtime.db() as session:
-        assert (await session.scalar(select(Ticket.status))) == "sent"
+        assert (await session.scalar(select(Ticket.status))) == "delivered", "unchanged since its notice arrived"
 
 
 async def test_telegram_429_and_5xx_while_sending(stack: Stack) -> None:

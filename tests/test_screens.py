@@ -90,7 +90,7 @@ async def walk_in_danger_in(user: FakeUser, locale: str) -> None:
 
 
 async def test_handoff_screen_says_sent_and_puts_the_code_first(stack: Stack) -> None:
-    await enrolled_directory(stack)
+    directory = await enrolled_directory(stack)
     user = stack.user()
     await walk_in_danger(user)
     await user.press("Oui, envoyer")
@@ -99,8 +99,9 @@ async def test_handoff_screen_says_sent_and_puts_the_code_first(stack: Stack) ->
     labels = [label for label, _ in user.buttons()]
     assert labels[0] == "🔄 Voir les réponses", labels
     assert labels.index("Recommencer") == len(labels) - 4, "start again comes last, just above the footer"
+    await wait_notice(stack, directory, "test-paris")
     await user.press("Voir les réponses")
-    assert "L'association ne l'a pas encore acceptée" in user.last()["text"], "sent is not read"
+    assert "L'association ne l'a pas encore acceptée" in user.last()["text"], "delivered is not accepted"
     assert stack.fake.refused == []
 
 

@@ -8,6 +8,7 @@ header, and counts an update as handled when the bot answered 200.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import os
@@ -23,11 +24,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.config import ConfigError, load_settings
 from bot.webhook import WebhookServer
+from storage.models import OutboxMessage, hour
 from tests.backends import TEST_DATABASE_URL, TEST_REDIS_URL, Backend, open_backend
 from tests.conftest import SECRET, Stack, make_settings
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
@@ -244,7 +247,7 @@ async def test_a_wrong_or_missing_secret_gets_401_and_nothing_happens(hook: Webh
 
 async def test_healthz_reports_the_database(hook: WebhookStack) -> None:
     status, body = await hook.get("/healthz")
-    expected = {"status": "ok", "database": "ok"} | ({"redis": "ok"} if hook.backend.redis_url else {})
+    expected = {"status": "ok", "database": "ok", "outbox": "ok"} | ({"redis": "ok"} if hook.backend.redis_url else {})
     assert (status, body) == (200, expected)
     async with database_down(hook):
         status, body = await hook.get("/healthz")
@@ -255,6 +258,27 @@ async def test_healthz_reports_the_database(hook: WebhookStack) -> None:
     assert "health check: database is down" in logs and "health check: database is up again" in logs
     for secret in (SECRET, hook.app.settings.require_webhook(), DEFAULT_TOKEN):
         assert secret not in logs and secret not in json.dumps(body)
+
+
+async def test_healthz_reports_a_degraded_outbox(hook: WebhookStack) -> None:
+    """A message waiting past OUTBOX_DEGRADED_MINUTES, or one given up in the last 24 h:
+    `degraded`, with 200 (the instance serves; restarting it would deliver nothing)."""
+    await hook.app.sender.stop()
+    old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=16)
+    async with hook.app.runtime.db.begin() as session:
+        row = OutboxMessage(chat_id=-1, kind="alert", text="x", queued_at=old)
+        session.add(row)
+    status, body = await hook.get("/healthz")
+    assert (status, body["status"], body["outbox"], body["database"]) == (200, "degraded", "degraded", "ok")
+    async with hook.app.runtime.db.begin() as session:
+        await session.execute(update(OutboxMessage).values(queued_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
+    assert (await hook.get("/healthz"))[1]["outbox"] == "ok", "a young message is no problem"
+    async with hook.app.runtime.db.begin() as session:
+        await session.execute(update(OutboxMessage).values(status="failed", text="", given_up_at=hour()))
+    assert (await hook.get("/healthz"))[1]["outbox"] == "degraded", "given up in the last 24 hours"
+    async with hook.app.runtime.db.begin() as session:
+        await session.execute(update(OutboxMessage).values(given_up_at=hour() - dt.timedelta(hours=25)))
+    assert (await hook.get("/healthz"))[1]["outbox"] == "ok"
 
 
 @asynccontextmanager
@@ -333,11 +357,12 @@ async def test_healthz_reports_redis_down(tmp_path: Path, captured_logs: io.Stri
     async with open_backend("sqlite", tmp_path) as backend, running_webhook_stack(
         backend, captured_logs, redis_url=proxied
     ) as hook:
-        assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok"})
+        assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"})
         await proxy.stop()
-        assert await hook.get("/healthz") == (503, {"status": "down", "database": "ok", "redis": "down"})
+        down = {"status": "down", "database": "ok", "redis": "down", "outbox": "ok"}
+        assert await hook.get("/healthz") == (503, down)
         await proxy.start()
-        assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok"})
+        assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"})
     await proxy.stop()
     assert "health check: redis is down" in captured_logs.getvalue()
 

@@ -24,7 +24,7 @@ from bot.mailbox import MAX_REPLY
 from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
 from storage.routing import remember
-from storage.tickets import Refusal, chat_locale, decide, reply_to_message, ticket_for_chat
+from storage.tickets import OPEN_STATUSES, Refusal, chat_locale, decide, reply_to_message, ticket_for_chat
 
 NOTICE_DATA = re.compile(r"^t:([adpr]):(\d{1,12})$")
 REFUSALS = {"not_yours": texts.NOTICE_NOT_YOURS, "already_done": texts.NOTICE_ALREADY, "gone": texts.REQUEST_GONE}
@@ -70,7 +70,7 @@ def build_router() -> Router:
         async with runtime.db.begin() as session:
             if action == "p":
                 ticket = await ticket_for_chat(session, ticket_id, chat_id)
-                if not isinstance(ticket, Refusal) and ticket.status not in ("sent", "passed_on"):
+                if not isinstance(ticket, Refusal) and ticket.status not in OPEN_STATUSES:
                     ticket = Refusal("already_done")
                 moved = None if isinstance(ticket, Refusal) else await handoff.pass_on(
                     session, ticket, runtime.engine, runtime.catalogs, timed_out=False

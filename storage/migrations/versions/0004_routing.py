@@ -1,7 +1,7 @@
 """routing: group messages mapped to their ticket, and a ticket's reference
 
 Revision ID: 0004
-Revises: 0002 (the lead re-chains this onto 0003 when merging)
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
