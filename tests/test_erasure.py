@@ -33,9 +33,7 @@ async def started(stack: Stack) -> FakeUser:
         CONTENT["sticker"],
         CONTENT["document"],
         CONTENT["video"],
-        {"poll": {"id": "1", "question": "Aminata ?", "options": [{"text": "oui", "voter_count": 0}, {"text": "non", "voter_count": 0}],
-                  "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
-                  "allows_multiple_answers": False}},
+        CONTENT["poll"],
     ],
     ids=["caption", "voice", "sticker", "document", "video", "poll"],
 )

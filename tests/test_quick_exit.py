@@ -33,12 +33,7 @@ def deletable(fake: FakeTelegram, message: dict[str, Any]) -> bool:
 
 async def exit_finished(stack: Stack, user: FakeUser, timeout: float = 15) -> list[dict[str, Any]]:
     """Once the background deletion is over: what is left in the chat."""
-
-    def done() -> bool:
-        pending = getattr(stack.app.runtime, "exits", None)
-        return not (pending and pending.pending)
-
-    await stack.fake.wait_for(done, timeout=timeout)
+    await stack.deletions_done(timeout)
     return left_in_chat(stack.fake, user)
 
 
@@ -203,12 +198,12 @@ async def test_a_shutdown_while_deleting_stops_cleanly_and_writes_nothing(
         await user.press("✖ Quitter")
         await stack.fake.wait_for(lambda: any(f.method == "deleteMessages" for f in stack.fake.faults))
         runtime = stack.app.runtime
-        assert getattr(runtime, "exits", None) is not None and runtime.exits.pending, "still deleting"
+        assert getattr(runtime, "erasures", None) is not None and runtime.erasures.pending, "still deleting"
         assert str(user.chat_id) not in await stack.state.dump(), "no chat id in the state or Redis"
         loop = asyncio.get_running_loop()
         started = loop.time()
     assert loop.time() - started < 15, "the shutdown does not wait for Telegram's retry_after"
-    assert not runtime.exits.pending, "cancelled, not left running"
+    assert not runtime.erasures.pending, "cancelled, not left running"
     database = backend.database_bytes()
     assert str(user.chat_id).encode() not in database, "no chat id written for a pending deletion"
     assert "Traceback" not in captured_logs.getvalue()
