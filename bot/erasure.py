@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.types import Message
 
 from bot.session import DELETABLE_SECONDS, Session, first_deletable, reach
 
@@ -84,7 +85,7 @@ class Erasures:
         task = self._spawn(self._exit(bot, chat_id, plan, neutral=not joining))
         if not joining:
             self._exits[chat_id] = task
-            task.add_done_callback(lambda done: self._exits.pop(chat_id, None) if self._exits.get(chat_id) is done else None)
+            task.add_done_callback(lambda _done: self._exits.pop(chat_id, None))
 
     def delete_later(self, bot: Bot, chat_id: int, message_ids: list[int]) -> None:
         """Delete these messages once Telegram lets us (after a 429, a 5xx, a lost connection)."""
@@ -141,10 +142,15 @@ class Erasures:
         if not neutral or blanked:
             await known
             return
-        line, _ = await asyncio.gather(
-            self._persist(lambda: bot.send_message(chat_id=chat_id, text=plan.neutral), until), known
+        line, deleted = await asyncio.gather(
+            self._persist(lambda: bot.send_message(chat_id=chat_id, text=plan.neutral), until),
+            known,
+            return_exceptions=True,  # the one failing must not leave the other running unowned
         )
-        if line is not None:  # what was sent after the newest id known, and never heard back about
+        for outcome in (line, deleted):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        if isinstance(line, Message):  # what was sent after the newest id known, and never heard back about
             await self._delete(bot, chat_id, list(range(plan.newest + 1, line.message_id)), until)
 
     async def _delete(self, bot: Bot, chat_id: int, ids: list[int], until: float) -> None:

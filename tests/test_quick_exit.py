@@ -168,7 +168,8 @@ async def test_a_flood_of_exits_under_faults(stack: Stack) -> None:
     screen = user.last()
     stack.fake.fail_next("deleteMessages", error_code=429, retry_after=1, times=3)
     stack.fake.fail_next("sendMessage", error_code=502, times=2)
-    pushed = [stack.fake.push({"callback_query": stack.fake.new_callback_query(user.user, screen, "x")}) for _ in range(20)]
+    presses = [stack.fake.new_callback_query(user.user, screen, "x") for _ in range(20)]
+    pushed = [stack.fake.push({"callback_query": press}) for press in presses]
     for update in pushed:
         await stack.fake.processed(update["update_id"])
     left = await exit_finished(stack, user, timeout=30)
@@ -207,3 +208,16 @@ async def test_a_shutdown_while_deleting_stops_cleanly_and_writes_nothing(
     database = backend.database_bytes()
     assert str(user.chat_id).encode() not in database, "no chat id written for a pending deletion"
     assert "Traceback" not in captured_logs.getvalue()
+
+
+async def test_a_neutral_line_whose_answer_was_lost_is_not_left_twice(stack: Stack) -> None:
+    """Telegram sent the neutral line but the answer was lost: it is sent again, and the
+    first copy, below the second, is deleted with the rest."""
+    user = stack.user()
+    await walk_to_consent(user)
+    stack.fake.drop_next("sendMessage", after_processing=True)
+    await user.press("✖ Quitter")
+    left = await exit_finished(stack, user)
+    assert [m["text"] for m in left] == [NEUTRAL]
+    assert [f.method for f in stack.fake.faults] == ["sendMessage"], "the fault was met"
+    assert stack.fake.refused == []
