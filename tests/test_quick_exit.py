@@ -17,7 +17,7 @@ import pytest
 from tests.backends import Backend
 from tests.conftest import Stack, running_stack
 from tests.fake_telegram import DELETE_WINDOW_SECONDS, FakeTelegram, FakeUser
-from tests.walks import walk_to_consent
+from tests.walks import begun_hours_ago, walk_to_consent
 
 NEUTRAL = "Bonne journée ☀️"
 
@@ -75,11 +75,7 @@ async def test_exit_finishes_when_delete_messages_fails(stack: Stack, fault: str
 
 async def test_exit_survives_faults_on_every_call_it_makes(stack: Stack) -> None:
     """Telegram failing on the neutral line, the deletion and the blanking, all at once."""
-    stack.app.runtime.clock = stack.fake.now
-    user = stack.user()
-    await user.send("/start")
-    await user.press("J'ai compris")
-    stack.fake.advance(49 * 3600)
+    user = await begun_hours_ago(stack, 49)
     await user.send("/help")
     stack.fake.fail_next("sendMessage", error_code=500)
     stack.fake.drop_next("deleteMessages")
@@ -108,12 +104,8 @@ async def test_exit_pressed_on_an_older_screen_deletes_the_newer_messages_too(st
 
 
 async def test_a_conversation_whose_first_message_is_49_hours_old(stack: Stack) -> None:
-    stack.app.runtime.clock = stack.fake.now
-    user = stack.user()
-    await user.send("/start")
-    await user.press("J'ai compris")
+    user = await begun_hours_ago(stack, 49)
     old_screen = user.last()["message_id"]
-    stack.fake.advance(49 * 3600)
     await user.send("bonjour")  # recent: a new screen, and the old one keeps what it showed
     await user.press("Oui, je suis en sécurité")
     await user.send("/help")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Stack
-from tests.walks import walk_to_consent
+from tests.walks import begun_hours_ago, walk_to_consent
 
 
 async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:
@@ -33,11 +33,7 @@ async def test_exit_command_deletes_the_command_too(stack: Stack) -> None:
 
 
 async def test_quick_exit_after_48_hours_deletes_what_it_can(stack: Stack) -> None:
-    stack.app.runtime.clock = stack.fake.now
-    user = stack.user()
-    await user.send("/start")
-    await user.press("J'ai compris")
-    stack.fake.advance(50 * 3600)
+    user = await begun_hours_ago(stack, 50)
     await user.press("Oui, je suis en sécurité")  # edits the old screen, too old to delete now
     await user.send("/help")
     await user.press("✖ Quitter")
