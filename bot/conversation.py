@@ -115,6 +115,8 @@ class Turn:
     """Answers the button press being handled, if any (set by bot.middlewares.AnswerPresses)."""
     leaving: ExitPlan | None = None
     """Set by a quick exit: started once the reset state is saved (bot.middlewares)."""
+    save: Callable[[], Awaitable[None]] = field(default=lambda: _saved())
+    """Writes the session now (set by bot.middlewares.TurnMiddleware, which also does it last)."""
 
     @property
     def previewing(self) -> bool:
@@ -151,6 +153,10 @@ class Turn:
 
 async def _nothing() -> bool:
     return False
+
+
+async def _saved() -> None:
+    return None
 
 
 # -- showing things -----------------------------------------------------------
@@ -481,18 +487,19 @@ async def unusable(turn: Turn, message: str) -> None:
     await show_current(turn, turn.session.screen_message)
 
 
-def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
+async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
     """Forget this conversation at once; its deletion then runs to the end in the background.
 
     `seen` is the /exit message or the screen whose button was pressed (`pressed`, which
-    may be an older one). The state is reset here, before any call to Telegram, and saved
-    by the middleware, which then starts the deletion (bot.erasure): every message of the
+    may be an older one). The state is reset and saved here, before any call to Telegram;
+    the middleware then starts the deletion (bot.erasure): every message of the
     conversation Telegram still lets a bot delete, up to the neutral line; the bot's
     messages too old for that are blanked into the neutral line.
     """
     neutral = escape(turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL))
     turn.leaving = ExitPlan.of(turn.session, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
     turn.session = Session()
+    await turn.save()
 
 
 async def forget(turn: Turn) -> None:

@@ -54,14 +54,22 @@ class TurnMiddleware(BaseMiddleware):
         sent = sent_by_the_person(event)
         if isinstance(event, Update) and event.message is not None:
             turn.session.track(event.message.message_id, int(event.message.date.timestamp()))
+        saved = raw
+
+        async def save() -> None:
+            nonlocal saved
+            new = turn.session.to_data()
+            if new != saved:
+                await fsm.set_data(new)
+                saved = new
+
+        turn.save = save
         data["turn"] = turn
         try:
             return await handler(event, data)
         finally:
             try:
-                new = turn.session.to_data()
-                if new != raw:
-                    await fsm.set_data(new)
+                await save()
             finally:
                 if turn.leaving is not None:  # the state is reset first; then the deletion, which covers this message
                     self.runtime.erasures.quick_exit(turn.bot, turn.chat_id, turn.leaving)

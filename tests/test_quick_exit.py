@@ -213,3 +213,18 @@ async def test_a_neutral_line_whose_answer_was_lost_is_not_left_twice(stack: Sta
     assert [m["text"] for m in left] == [NEUTRAL]
     assert [f.method for f in stack.fake.faults] == ["sendMessage"], "the fault was met"
     assert stack.fake.refused == []
+
+
+async def test_the_state_is_gone_before_telegram_is_asked_anything(stack: Stack) -> None:
+    """Even the answer to the press waits: the state is reset and saved first."""
+    user = stack.user()
+    await walk_to_consent(user)
+    stack.fake.delay_next("answerCallbackQuery", 1.0)
+    stack.fake.delay_next("sendMessage", 1.0)
+    press = stack.fake.push({"callback_query": stack.fake.new_callback_query(user.user, user.last(), "x")})
+    await stack.fake.wait_for(lambda: stack.fake.delayed)
+    assert await stack.state.count() == 0, "reset while Telegram has not answered yet"
+    await stack.fake.processed(press["update_id"])
+    left = await exit_finished(stack, user)
+    assert [m["text"] for m in left] == [NEUTRAL]
+    assert stack.fake.refused == []

@@ -62,7 +62,7 @@ def build_router() -> Router:
 
     @router.message(Command("exit"))
     async def on_exit(message: Message, turn: Turn) -> None:
-        conversation.quick_exit(turn, message.message_id)
+        await conversation.quick_exit(turn, message.message_id)
 
     @router.message(Command("forget"))
     async def on_forget(message: Message, turn: Turn) -> None:
@@ -102,7 +102,7 @@ def build_router() -> Router:
     @router.callback_query(OnLoop(F.data == EXIT_DATA))
     async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
         assert callback.message is not None  # an old screen still has the button: the exit reaches past it
-        conversation.quick_exit(turn, callback.message.message_id, pressed=callback.message.message_id)
+        await conversation.quick_exit(turn, callback.message.message_id, pressed=callback.message.message_id)
 
     @router.callback_query(OnLoop(F.data == conversation.MAILBOX_CHECK))
     async def on_check(callback: CallbackQuery, turn: Turn) -> None:
