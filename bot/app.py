@@ -200,6 +200,7 @@ class App:
                 timer.cancel()
             await asyncio.gather(*timers, return_exceptions=True)  # nothing left half-done on the database
             await self.sender.stop()
+            await self.runtime.erasures.stop()
 
     async def reload_if_approved(self) -> bool:
         """Serve a newer approval or rollback, made here or by another process."""

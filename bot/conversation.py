@@ -17,12 +17,19 @@ from html import escape
 from typing import Any, TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import InlineKeyboardButton
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import handoff, mailbox, texts
 from bot.config import Settings
+from bot.erasure import Erasures, ExitPlan
 from bot.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
 from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.session import Session
@@ -37,8 +44,6 @@ from storage.tickets import Ticket, code_hash, delete_ticket, find_ticket, norma
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-DELETE_BATCH = 100
-"""deleteMessages takes at most 100 ids a call."""
 MAX_PARSED_TEXT = 200
 """Longer text is never handed to a parser: no postcode or town is that long."""
 MAILBOX_CHECK = "m:check"
@@ -68,6 +73,11 @@ class Runtime:
     preview: Any = None
     """Moderators' preview: the files' unapproved content (bot.moderation.Content)."""
     preview_engine: Engine | None = None
+    erasures: Erasures = field(init=False)
+    """Quick exits and erasures still running: in memory only, stopped with the app."""
+
+    def __post_init__(self) -> None:
+        self.erasures = Erasures(lambda: self.clock())
 
     @cached_property
     def engine(self) -> Engine:
@@ -106,6 +116,10 @@ class Turn:
     notices: list[str] = field(default_factory=list)
     answer_press: Callable[[], Awaitable[None]] | None = None
     """Answers the button press being handled, if any (set by bot.middlewares.AnswerPresses)."""
+    leaving: ExitPlan | None = None
+    """Set by a quick exit: started once the reset state is saved (bot.middlewares)."""
+    save: Callable[[], Awaitable[None]] = field(default=lambda: _saved())
+    """Writes the session now (set by bot.middlewares.TurnMiddleware, which also does it last)."""
 
     @property
     def previewing(self) -> bool:
@@ -142,6 +156,10 @@ class Turn:
 
 async def _nothing() -> bool:
     return False
+
+
+async def _saved() -> None:
+    return None
 
 
 # -- showing things -----------------------------------------------------------
@@ -251,6 +269,7 @@ async def say(turn: Turn, message: str) -> None:
     """A short line in the person's language, tracked for quick exit."""
     sent = await turn.bot.send_message(chat_id=turn.chat_id, text=escape(turn.tr.gettext(message)))
     turn.session.track(sent.message_id, int(sent.date.timestamp()))
+    turn.session.remember(sent.message_id)
 
 
 # -- what a person does -------------------------------------------------------
@@ -527,15 +546,16 @@ async def typed(turn: Turn, text: str) -> None:
 
 
 async def erase(turn: Turn, message_id: int) -> None:
-    """Delete what the person sent, once read: a place, a code, a message, a location or a
-    phone number is then on the bot's side only as long as it takes to read it, and
-    no longer on a phone someone else may check."""
+    """Delete what the person sent, once handled: a place, a code, a message, a file or a
+    command is then on the bot's side only as long as it takes to read it, and no longer
+    on a phone someone else may check. If Telegram is failing, it is retried in the background."""
     try:
         await turn.bot.delete_message(chat_id=turn.chat_id, message_id=message_id)
-    except TelegramBadRequest:
-        pass  # already gone, or over 48 hours old (which a message just sent never is)
-    except TelegramAPIError as exc:  # the answer is already on screen: do not fail the turn for this
-        log.warning("could not erase a message: %s", type(exc).__name__)
+    except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+        log.warning("could not erase a message now (%s): retrying in the background", type(exc).__name__)
+        turn.runtime.erasures.delete_later(turn.bot, turn.chat_id, [message_id])
+    except TelegramAPIError:
+        pass  # already gone, or not deletable (a service message, the bot blocked)
 
 
 async def shared_location(turn: Turn, latitude: float, longitude: float) -> None:
@@ -551,37 +571,29 @@ async def shared_location(turn: Turn, latitude: float, longitude: float) -> None
 
 
 async def unusable(turn: Turn, message: str) -> None:
-    """Stickers, photos, contacts, unknown commands...: say so kindly, then show where we are."""
-    turn.notices.append(message)
-    await show_current(turn)
+    """Stickers, photos, contacts, unknown commands...: say so kindly on the current screen.
 
-
-async def quick_exit(turn: Turn, last_message: int) -> None:
-    """Delete what can be deleted of this conversation, forget it, leave one neutral line.
-
-    The screen is edited in place, so it is often the oldest message of the conversation:
-    past 48 hours Telegram no longer lets it be deleted, but the bot may edit its own
-    messages at any age, so it becomes the neutral line itself.
+    What was sent is deleted once handled, so that screen is the last message again: it is
+    edited in place, and a second file changes nothing on it (the kind word is said once
+    per screen, with no message piling up for each file).
     """
-    ids = list(turn.session.deletable_range(last_message, int(turn.runtime.clock())))
-    screens = [*(turn.session.old_screens or []), turn.session.screen_message]
-    for first in range(0, len(ids), DELETE_BATCH):
-        try:
-            await turn.bot.delete_messages(chat_id=turn.chat_id, message_ids=ids[first : first + DELETE_BATCH])
-        except TelegramBadRequest:
-            pass  # nothing left to delete in that batch
+    turn.notices.append(message)
+    await show_current(turn, turn.session.screen_message)
+
+
+async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
+    """Forget this conversation at once; its deletion then runs to the end in the background.
+
+    `seen` is the /exit message or the screen whose button was pressed (`pressed`, which
+    may be an older one). The state is reset and saved here, before any call to Telegram;
+    the middleware then starts the deletion (bot.erasure): every message of the
+    conversation Telegram still lets a bot delete, up to the neutral line; the bot's
+    messages too old for that are blanked into the neutral line.
+    """
     neutral = escape(turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL))
+    turn.leaving = ExitPlan.of(turn.session, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
     turn.session = Session()
-    blanked = False
-    for screen in screens:
-        if screen is not None and screen not in ids:
-            try:
-                await turn.bot.edit_message_text(chat_id=turn.chat_id, message_id=screen, text=neutral)
-                blanked = True
-            except TelegramBadRequest:
-                pass  # gone already
-    if not blanked:
-        await turn.bot.send_message(chat_id=turn.chat_id, text=neutral)
+    await turn.save()
 
 
 async def forget(turn: Turn) -> None:

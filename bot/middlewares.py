@@ -10,7 +10,7 @@ from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
@@ -54,23 +54,42 @@ class TurnMiddleware(BaseMiddleware):
         if isinstance(keys, PseudonymKeyBuilder) and not session.unlock(lambda: keys.seal_key(fsm.key)):
             session.state = None  # sealed for someone else, or under another secret: start again, kindly
             turn.notices.append(texts.EXPIRED)
+        sent = sent_by_the_person(event)
         if isinstance(event, Update) and event.message is not None:
             turn.session.track(event.message.message_id, int(event.message.date.timestamp()))
+        saved = raw
+
+        async def save() -> None:
+            nonlocal saved
+            new = turn.session.to_data()
+            if new != saved:
+                await fsm.set_data(new)
+                saved = new
+
+        turn.save = save
         data["turn"] = turn
         try:
             return await handler(event, data)
         finally:
-            new = turn.session.to_data()
-            if new != raw:
-                await fsm.set_data(new)
-            if isinstance(event, Update) and event.message is not None and erased_once_read(event.message):
-                await conversation.erase(turn, event.message.message_id)
+            try:
+                await save()
+            finally:
+                if turn.leaving is not None:  # the state is reset first; then the deletion, which covers this message
+                    self.runtime.erasures.quick_exit(turn.bot, turn.chat_id, turn.leaving)
+                elif sent is not None:
+                    await conversation.erase(turn, sent)
 
 
-def erased_once_read(message: Message) -> bool:
-    """What the person types or shares: deleted from the chat once read (conversation.erase).
-    Commands stay (/exit deletes everything anyway); media get a kind answer and stay."""
-    return bool((message.text and not message.text.startswith("/")) or message.location or message.contact)
+def sent_by_the_person(event: TelegramObject) -> int | None:
+    """The id of what the person sent or edited, to delete once handled (conversation.erase).
+
+    Everything: text, commands (the /start payload too), captions, files, stickers, voice,
+    contacts, places, polls, edits. A phone someone else checks shows none of it.
+    """
+    if not isinstance(event, Update):
+        return None
+    message = event.message or event.edited_message
+    return message.message_id if message is not None else None
 
 
 class PressAnswer(CallbackAnswer):

@@ -49,8 +49,11 @@ HELP = N_(
 NEUTRAL = N_("Bonne journée ☀️")
 FORGOTTEN = N_("C'est fait : le bot ne garde plus rien de cette conversation.")
 
-# Answers to what the bot cannot use. Nothing the person sent is kept.
-MEDIA = N_("Je ne peux lire que du texte et les boutons. Ce que vous avez envoyé n'est pas gardé.")
+# Answers to what the bot cannot use. Nothing the person sent is kept, and it is deleted from the chat.
+MEDIA = N_(
+    "J'ai effacé ce que vous avez envoyé : je ne lis pas les fichiers, les photos, les vidéos ni les messages vocaux. "
+    "Rien n'est gardé. Utilisez les boutons ci-dessous."
+)
 CONTACT = N_("Je n'ai pas besoin d'un numéro de téléphone. Il n'est pas gardé.")
 LOCATION = N_("Je n'ai pas besoin de votre position ici. Elle n'est pas gardée.")
 USE_BUTTONS = N_("Merci d'utiliser les boutons ci-dessous.")

@@ -13,4 +13,18 @@ CONTENT: dict[str, dict[str, Any]] = {
     "video_note": {"video_note": {**FILE, "length": 1, "duration": 1}},
     "document": {"document": {**FILE, "file_name": "scan.pdf"}},
     "audio": {"audio": {**FILE, "duration": 1}},
+    "poll": {
+        "poll": {
+            "id": "1",
+            "question": "?",
+            "options": [{"persistent_id": f"o{n}", "text": t, "voter_count": 0} for n, t in enumerate(("oui", "non"))],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "regular",
+            "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
+        }
+    },
 }

@@ -48,6 +48,16 @@ class Stack:
     def user(self, user_id: int = 10_001, **kwargs: object) -> FakeUser:
         return FakeUser(self.fake, user_id, **kwargs)  # type: ignore[arg-type]
 
+    async def deletions_done(self, timeout: float = 15) -> None:
+        """Until the quick exits and erasures running in the background are over (polled: a
+        finished task wakes nothing in the fake)."""
+        erasures = self.app.runtime.erasures
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while erasures.pending:
+            assert loop.time() < deadline, f"the deletions did not finish within {timeout} s"
+            await asyncio.sleep(0.02)
+
     @property
     def state(self) -> StateView:
         """Conversation state, in memory or in Redis."""

@@ -28,7 +28,7 @@ async def still_going(user: FakeUser) -> None:
 async def test_media_is_answered_kindly(stack: Stack, kind: str) -> None:
     user = await at_safety_question(stack)
     await user.send_message(**CONTENT[kind])
-    assert "Je ne peux lire que du texte" in user.last()["text"]
+    assert "je ne lis pas les fichiers" in user.last()["text"]
     await still_going(user)
     assert stack.fake.refused == []
 
@@ -78,8 +78,8 @@ async def test_long_text_at_the_location_step(stack: Stack) -> None:
 
 async def test_edited_message(stack: Stack) -> None:
     user = await at_safety_question(stack)
-    sent = await user.send("/help")  # typed text is erased once read: a command is what stays to edit
-    await user.edit(sent["message"]["message_id"], "/help au secours")
+    sent = stack.fake.add_user_message(user.chat_id, user.user, {"text": "bonjour"})  # not yet erased: then edited
+    await user.edit(sent["message_id"], "/help au secours")
     assert "messages modifiés" in user.last()["text"]
     await still_going(user)
 

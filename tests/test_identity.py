@@ -36,14 +36,26 @@ async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
         # Telegram failing mid-turn: aiogram's and our error paths run, with tracebacks
         stack.fake.fail_next("sendMessage", error_code=500, times=2)
         await user.send("/start")
-    # a third person leaves with a quick exit, a fourth is mid-way
+    # a third person leaves with a quick exit while Telegram fails, a fourth is mid-way
     leaver = stack.user(6_000_111_222, first_name="Ottoline", username="zz_hidden_handle_3")
     await walk_to_consent(leaver, "fr")
+    await leaver.send("/Ottoline +33698765432 rue des Lilas 12")
+    stack.fake.fail_next("deleteMessage", error_code=429, retry_after=1)  # the erasure of what follows
+    await leaver.send_message(**CONTENT["document"], caption="Ottoline, rue des Lilas 12")
+    stack.fake.fail_next("deleteMessages", error_code=502)
+    stack.fake.drop_next("deleteMessages")
     await leaver.press("✖ Quitter")
     midway = stack.user(6_000_333_444, first_name="Perpetua", username="zz_hidden_handle_4", language_code="en")
     await midway.send("/start")
     await midway.press("I understand")
 
+    await stack.deletions_done()
+    for person in [*PEOPLE, {"user_id": leaver.id}]:
+        chat = stack.fake.chats[int(str(person["user_id"]))]
+        sent = [m for m in chat.messages.values() if m["from"]["id"] == person["user_id"]]
+        assert sent == [], f"left in the chat of {person['user_id']}: what the person sent"
+    left = [m.get("text") for m in stack.fake.chats[leaver.chat_id].messages.values()]
+    assert left == ["Bonne journée ☀️"], "after a quick exit, only the neutral line"
     database = stack.backend.database_bytes()
     state = await stack.state.dump()
     logs = stack.logs.getvalue()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from tests.conftest import Stack
-from tests.walks import walk_to_consent
+from tests.walks import begun_hours_ago, walk_to_consent
 
 
 async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:
     user = stack.user()
     await walk_to_consent(user)
     chat = stack.fake.chats[user.chat_id]
-    assert len(chat.messages) >= 2  # the person's /start and the bot's (typed places are erased once read)
+    assert len(chat.messages) >= 1  # the bot's (what the person sends is erased once handled)
     await user.press("✖ Quitter")
+    assert await stack.state.count() == 0, "the state is reset at once"
+    await stack.deletions_done()
     remaining = list(chat.messages.values())
     assert [m["text"] for m in remaining] == ["Bonne journée ☀️"]
     assert "reply_markup" not in remaining[0]
@@ -24,22 +26,20 @@ async def test_exit_command_deletes_the_command_too(stack: Stack) -> None:
     await user.send("/start")
     await user.press("J'ai compris")
     await user.send("/exit")
+    await stack.deletions_done()
     assert [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()] == ["Bonne journée ☀️"]
     await user.send("/start")
     assert "rien qui dit qui vous êtes" in user.last()["text"], "after an exit, everything starts afresh"
 
 
 async def test_quick_exit_after_48_hours_deletes_what_it_can(stack: Stack) -> None:
-    stack.app.runtime.clock = stack.fake.now
-    user = stack.user()
-    await user.send("/start")
-    await user.press("J'ai compris")
-    stack.fake.advance(50 * 3600)
+    user = await begun_hours_ago(stack, 50)
     await user.press("Oui, je suis en sécurité")  # edits the old screen, too old to delete now
     await user.send("/help")
     await user.press("✖ Quitter")
+    await stack.deletions_done()
     left = list(stack.fake.chats[user.chat_id].messages.values())
-    assert [m["text"] for m in left] == ["/start", "Bonne journée ☀️"], "the old screen became the neutral line"
+    assert [m["text"] for m in left] == ["Bonne journée ☀️"], "the old screen became the neutral line"
     assert "reply_markup" not in left[-1]
     assert stack.fake.refused == []
 
@@ -53,7 +53,7 @@ async def test_what_the_person_types_or_shares_is_erased_once_read(stack: Stack)
     await user.share_location(48.8566, 2.3522)
     assert "en sécurité" in user.last()["text"], "each got its kind answer, and the conversation goes on"
     theirs = [m for m in stack.fake.chats[user.chat_id].messages.values() if m["from"]["id"] == user.id]
-    assert [m.get("text") for m in theirs] == ["/start"], "the text, the number and the place are gone"
+    assert theirs == [], "the text, the number, the place and the commands are gone"
     assert stack.fake.refused == []
 
 
@@ -62,6 +62,7 @@ async def test_neutral_text_is_configurable(stack: Stack) -> None:
     user = stack.user()
     await user.send("/start")
     await user.press("✖ Quitter")
+    await stack.deletions_done()
     assert [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()] == ["Météo : ensoleillé"]
 
 

@@ -216,17 +216,10 @@ async def test_set_webhook_with_the_used_update_types_and_the_secret(hook: Webho
 
 async def test_a_wrong_or_missing_secret_gets_401_and_nothing_happens(hook: WebhookStack) -> None:
     user = hook.user(USER_ID, first_name=NAME, username=HANDLE)
-    update = {
-        "update_id": 999_001,
-        "message": {
-            "message_id": 1,
-            "date": int(time.time()),
-            "chat": {"id": USER_ID, "type": "private", "first_name": NAME},
-            "from": user.user,
-            "text": "/start",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
-        },
-    }
+    message = hook.fake.add_user_message(  # in the chat, as Telegram has it: it is deleted once handled
+        USER_ID, user.user, {"text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}
+    )
+    update = {"update_id": 999_001, "message": message}
     before = len(hook.fake.requests)
     secret = hook.app.settings.require_webhook()
     assert await hook.post(update, {}) == 401

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dialogs.i18n import Catalogs
 from tests.fake_telegram import FakeUser
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 CATALOGS = Catalogs()
 
@@ -30,3 +35,13 @@ def french_leftovers(texts: list[str], locale: str) -> list[str]:
     catalog = translator.translations._catalog  # type: ignore[attr-defined]
     sources = [m for m, t in catalog.items() if isinstance(m, str) and m and t != m and len(m) > 3]
     return [s for s in sources for text in texts if s in text]
+
+
+async def begun_hours_ago(stack: Stack, hours: float) -> FakeUser:
+    """A person who started, then came back `hours` later (the bot reads the fake's clock)."""
+    stack.app.runtime.clock = stack.fake.now
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    stack.fake.advance(hours * 3600)
+    return user

@@ -101,8 +101,8 @@ def build_router() -> Router:
 
     @router.callback_query(OnLoop(F.data == EXIT_DATA))
     async def on_quick_exit(callback: CallbackQuery, turn: Turn) -> None:
-        assert callback.message is not None
-        await conversation.quick_exit(turn, callback.message.message_id)
+        assert callback.message is not None  # an old screen still has the button: the exit reaches past it
+        await conversation.quick_exit(turn, callback.message.message_id, pressed=callback.message.message_id)
 
     @router.callback_query(OnLoop(F.data == conversation.MAILBOX_CHECK))
     async def on_check(callback: CallbackQuery, turn: Turn) -> None:
@@ -149,7 +149,7 @@ def build_router() -> Router:
     async def on_error(event: ErrorEvent, turn: Turn | None = None) -> bool:
         """Log what failed, never the update; apologise where we can."""
         log.error("update failed: %s", type(event.exception).__name__, exc_info=event.exception)
-        if turn is not None:
+        if turn is not None and turn.leaving is None:  # after a quick exit, only the neutral line
             try:
                 await conversation.say(turn, texts.SORRY)
             except Exception:  # noqa: BLE001  (Telegram itself may be what failed)
