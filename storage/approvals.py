@@ -6,13 +6,12 @@ named by its latest approve or rollback event. Nothing else is ever served.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import CatalogueSnapshot, ModerationEvent, ScriptSnapshot
+from storage.models import CatalogueSnapshot, ModerationEvent, ScriptSnapshot, now
 
 SCRIPT = "script"
 SERVING_ACTIONS = ("approve", "rollback")
@@ -26,10 +25,6 @@ class Served:
     script_source: str
     catalogues: dict[str, tuple[str, str]] = field(default_factory=dict)
     """locale -> (digest, .po text)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 async def _serving(session: AsyncSession, script_id: str) -> dict[str, str]:
@@ -130,5 +125,5 @@ async def latest_event_id(session: AsyncSession) -> int:
 def _event(action: str, script_id: str, subject: str, digest: str, moderator: str, note: str) -> ModerationEvent:
     return ModerationEvent(
         action=action, script_id=script_id, subject=subject, digest=digest, moderator=moderator[:100], note=note,
-        created_at=_now(),
+        created_at=now().replace(microsecond=0),
     )

@@ -64,6 +64,11 @@ async def one_at_a_time(connection: AsyncConnection | AsyncSession) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
 
+def on_postgresql(session: AsyncSession) -> bool:
+    """Row locks with SKIP LOCKED exist there; SQLite has one writer at a time anyway."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

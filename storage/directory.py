@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import codes, outbox
-from storage.models import Association, EnrolledChat, EnrollmentCode
+from storage.models import Association, EnrolledChat, EnrollmentCode, now
 from storage.places import places
 
 # -- columns ---------------------------------------------------------------
@@ -629,11 +629,6 @@ ENROLLMENT_LENGTH = 10
 ENROLLMENT_VALIDITY = dt.timedelta(hours=48)
 
 
-def _now() -> dt.datetime:
-    """Naive UTC, as the database stores it."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _enrollment_hash(code: str) -> str | None:
     """The hash of a typed code ('abcde fghjk', 'ABCDEFGHJK', 'ABCDE-FGHJK' are one code)."""
     symbols = codes.read(code, ENROLLMENT_LENGTH)
@@ -665,7 +660,7 @@ async def create_enrollment_code(session: AsyncSession, slug: str) -> str:
         EnrollmentCode(
             code_hash=_enrollment_hash(code),
             association_id=association.id,
-            expires_at=_now() + ENROLLMENT_VALIDITY,
+            expires_at=now() + ENROLLMENT_VALIDITY,
             used=False,
         )
     )
@@ -688,7 +683,7 @@ async def enroll(session: AsyncSession, code: str, chat_id: int) -> Association 
         .where(
             EnrollmentCode.code_hash == digest,
             EnrollmentCode.used.is_(False),
-            EnrollmentCode.expires_at > _now(),
+            EnrollmentCode.expires_at > now(),
         )
         .values(used=True)
         .returning(EnrollmentCode.association_id)

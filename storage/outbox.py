@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import on_postgresql
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, hour, now
 from storage.routing import remember_sent
 
@@ -39,7 +39,7 @@ async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> 
         .order_by(PRIORITY, OutboxMessage.id)
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         query = query.with_for_update(skip_locked=True)
     claimed = []
     until = moment + dt.timedelta(seconds=lease)

@@ -12,15 +12,8 @@ import datetime as dt
 from sqlalchemy import and_, delete, exists, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import GroupMessage, OutboxMessage, hour
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def on_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+from storage.db import on_postgresql
+from storage.models import GroupMessage, OutboxMessage, hour, now
 
 
 def remember(session: AsyncSession, chat_id: int, message_id: int, ticket_id: int, locale: str) -> None:

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import codes
+from storage.db import on_postgresql
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
-from storage.routing import on_postgresql, ticket_of
+from storage.routing import ticket_of
 
 CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4
