@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import on_postgresql
+from storage.claims import claim
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, hour, now
 from storage.routing import remember_sent
 
@@ -20,39 +20,12 @@ PRIORITY = case({"notice": 0, "alert": 1, "relay": 2}, value=OutboxMessage.kind,
 
 async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> list[OutboxMessage]:
     """Waiting messages that are due and not claimed by a live sender, notices first; claims
-    them for `lease` seconds, after which a claim is taken over (its sender died).
-
-    Each claim is a conditional UPDATE that only wins if the row is still unclaimed, so
-    two senders never both win a row, on any database. On PostgreSQL the candidates are
-    also locked with SKIP LOCKED, so concurrent senders pick different rows instead of
-    racing for the same ones.
-    """
-    moment = now()
-    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= moment)
-    query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status.in_(WAITING),
-            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= moment),
-            free,
-        )
-        .order_by(PRIORITY, OutboxMessage.id)
-        .limit(limit)
-    )
-    if on_postgresql(session):
-        query = query.with_for_update(skip_locked=True)
-    claimed = []
-    until = moment + dt.timedelta(seconds=lease)
-    for row in list(await session.scalars(query)):
-        won = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.status.in_(WAITING), free)
-            .values(claimed_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        if won.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(row)
-    return claimed
+    them for `lease` seconds, after which a claim is taken over (its sender died). Two
+    senders never both win a row (storage.claims)."""
+    waiting = OutboxMessage.status.in_(WAITING)
+    due = or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now())
+    candidates = select(OutboxMessage).where(waiting, due).order_by(PRIORITY, OutboxMessage.id).limit(limit)
+    return await claim(session, OutboxMessage, candidates, [waiting], lease=lease)
 
 
 async def mark_sent(session: AsyncSession, row: OutboxMessage, message_id: int) -> None:

@@ -7,13 +7,11 @@ their ticket (ON DELETE SET NULL) and wait for the bot to delete or blank the me
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import and_, delete, exists, insert, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import on_postgresql
-from storage.models import GroupMessage, OutboxMessage, hour, now
+from storage.claims import claim
+from storage.models import GroupMessage, OutboxMessage, hour
 
 
 def remember(session: AsyncSession, chat_id: int, message_id: int, ticket_id: int, locale: str) -> None:
@@ -44,28 +42,10 @@ async def ticket_of(session: AsyncSession, chat_id: int, message_id: int) -> int
 
 
 async def claim_orphans(session: AsyncSession, *, lease: float, limit: int = 100) -> list[GroupMessage]:
-    """Messages of deleted tickets, claimed for `lease` seconds by this instance.
-
-    The same claim as `storage.outbox.claim_due`: a conditional UPDATE per row that only
-    wins while the row is unclaimed, and SKIP LOCKED on PostgreSQL.
-    """
-    moment = now()
-    free = or_(GroupMessage.claimed_until.is_(None), GroupMessage.claimed_until <= moment)
-    query = select(GroupMessage).where(GroupMessage.ticket_id.is_(None), free).order_by(GroupMessage.id).limit(limit)
-    if on_postgresql(session):
-        query = query.with_for_update(skip_locked=True)
-    until = moment + dt.timedelta(seconds=lease)
-    claimed = []
-    for row in list(await session.scalars(query)):
-        won = await session.execute(
-            update(GroupMessage)
-            .where(GroupMessage.id == row.id, GroupMessage.ticket_id.is_(None), free)
-            .values(claimed_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        if won.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(row)
-    return claimed
+    """Messages of deleted tickets, claimed for `lease` seconds by this instance (storage.claims)."""
+    orphan = GroupMessage.ticket_id.is_(None)
+    candidates = select(GroupMessage).where(orphan).order_by(GroupMessage.id).limit(limit)
+    return await claim(session, GroupMessage, candidates, [orphan], lease=lease)
 
 
 async def forget(session: AsyncSession, row_ids: list[int]) -> None:
