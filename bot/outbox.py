@@ -30,6 +30,7 @@ from bot.jobs import pass_on_stranded
 from dialogs.i18n import Translator
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, now
 from storage.outbox import (
+    WAITING,
     cancel_chat,
     claim_due,
     defer,
@@ -41,7 +42,6 @@ from storage.outbox import (
     release,
     seconds_until_due,
 )
-from storage.outbox import WAITING
 from storage.tickets import OPEN_STATUSES
 
 if TYPE_CHECKING:
