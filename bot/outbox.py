@@ -12,6 +12,7 @@ Whatever is given up passes its ticket on and raises an alert (bot.alerts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import deque
@@ -164,10 +165,8 @@ class OutboxSender:
             if sent or self._stopping:
                 continue
             idle = await self._idle_time()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _idle_time(self) -> float:

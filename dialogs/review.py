@@ -471,9 +471,9 @@ def _script_changes(old: Script, new: Script) -> list[Change]:
                     what=", ".join(fields),
                 )
             )
-    for node in old.nodes:
-        if node.id not in new.index:
-            changes.append(Change("node removed", node.id, _node_words(node, old), None))
+    changes.extend(
+        Change("node removed", node.id, _node_words(node, old), None) for node in old.nodes if node.id not in new.index
+    )
     return changes
 
 

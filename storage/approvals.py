@@ -40,8 +40,10 @@ async def _serving(session: AsyncSession, script_id: str) -> dict[str, str]:
         .group_by(ModerationEvent.subject)
         .subquery()
     )
-    rows = await session.execute(select(ModerationEvent.subject, ModerationEvent.digest).join(latest, ModerationEvent.id == latest.c.last))
-    return {subject: digest for subject, digest in rows}
+    rows = await session.execute(
+        select(ModerationEvent.subject, ModerationEvent.digest).join(latest, ModerationEvent.id == latest.c.last)
+    )
+    return dict(rows.tuples().all())  # a list: dict() would take the Result, which has keys(), for a mapping
 
 
 async def served(session: AsyncSession, script_id: str) -> Served | None:

@@ -257,9 +257,11 @@ async def claim_overdue(
     sees the fresh time; on PostgreSQL, SKIP LOCKED first, so the other does not wait.
     """
     still = (Ticket.id == ticket_id, *_overdue(accept_hours, now))
-    if on_postgresql(session):
-        if await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None:
-            return None
+    if (
+        on_postgresql(session)
+        and await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None
+    ):
+        return None
     won = await session.execute(
         update(Ticket).where(*still).values(updated_at=hour(now)).execution_options(synchronize_session=False)
     )
