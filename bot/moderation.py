@@ -73,7 +73,8 @@ async def load_approved(db: async_sessionmaker[AsyncSession], record_path: Path 
         event_id = await approvals.latest_event_id(session)
     if served is None:
         raise NotApproved(
-            f"the {SCRIPT_ID} script has no approved version: run `passerelle dialogs approve {SCRIPT_ID} --lang all --by NAME`"
+            f"the {SCRIPT_ID} script has no approved version: "
+            f"run `passerelle dialogs approve {SCRIPT_ID} --lang all --by NAME`"
         )
     script = parse_script(served.script_source, f"{SCRIPT_ID}.yaml (approved {served.script_digest[:8]})")
     catalogs = Catalogs.from_sources({locale: source for locale, (_digest, source) in served.catalogues.items()})
