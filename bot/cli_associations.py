@@ -30,7 +30,7 @@ _NAME_WIDTH = 40
 _DEPARTEMENTS_SHOWN = 6
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `associations` and its sub-commands to the `passerelle` parser."""
     parser = commands.add_parser("associations", help="the directory of associations, and their Telegram chats")
     actions = parser.add_subparsers(dest="associations_action", required=True)

@@ -99,9 +99,10 @@ async def approved_version(db: async_sessionmaker[AsyncSession], script_id: str 
             return None
         source = served.script_source
         if digest is not None:
-            source = await approvals.script_source(session, script_id, digest)
-            if source is None:
+            earlier = await approvals.script_source(session, script_id, digest)
+            if earlier is None:
                 return None
+            source = earlier
     catalogues = {locale: catalogue_from_po_text(locale, text) for locale, (_d, text) in served.catalogues.items()}
     return version_from_source(source, f"{script_id}.yaml", catalogues)
 

@@ -69,7 +69,7 @@ _PINNED: list[type] = []
 def pin_response_models() -> None:
     """Build and keep the response models of the methods called on every update."""
     if not _PINNED:
-        _PINNED.extend(Response[method.__returning__] for method in HOT_METHODS)  # type: ignore[name-defined]
+        _PINNED.extend(Response[method.__returning__] for method in HOT_METHODS)  # type: ignore[name-defined]  # see make_request
 
 
 UNREAD_RESULTS: tuple[type[TelegramMethod[Any]], ...] = (EditMessageText, EditMessageReplyMarkup, AnswerCallbackQuery)
@@ -103,7 +103,8 @@ def lighten_update(update: Any) -> Any:
     message = query.get("message") if isinstance(query, dict) else None
     data = query.get("data") if isinstance(query, dict) else None
     if (
-        isinstance(message, dict)
+        isinstance(query, dict)
+        and isinstance(message, dict)
         and (message.get("chat") or {}).get("type") == "private"
         and isinstance(data, str)
         and try_decode(data) is not None
@@ -200,6 +201,7 @@ class LeanSession(AiohttpSession):
                     for update in data["result"]:
                         lighten_update(update)
                 try:
+                    # A generic built at run time from the method's result type, as aiogram does: mypy cannot name it.
                     return Response[method.__returning__].model_validate(data, context={"bot": bot}).result  # type: ignore[name-defined]
                 except ValidationError:
                     pass  # let aiogram say what it cannot decode

@@ -17,8 +17,9 @@ from babel.messages.catalog import Message
 
 from dialogs.extract import BUTTON_NOTE
 from dialogs.i18n import LOCALES_DIR
-from dialogs.loader import MAX_TEXT, Problem, ScriptInvalid, parse_script
+from dialogs.loader import Problem, ScriptInvalid, parse_script
 from dialogs.model import Script
+from dialogs.telegram_text import MESSAGE_LIMIT as MAX_TEXT
 from dialogs.telegram_text import utf16_len
 from dialogs.versions import (
     Catalogue,

@@ -85,7 +85,7 @@ async def approve(
     if (await _serving(session, script_id)).get(subject) == digest:
         return False
     model = ScriptSnapshot if subject == SCRIPT else CatalogueSnapshot
-    key = model.script_id == script_id if subject == SCRIPT else model.locale == subject  # type: ignore[union-attr]
+    key = ScriptSnapshot.script_id == script_id if subject == SCRIPT else CatalogueSnapshot.locale == subject
     existing = await session.scalar(select(model).where(key, model.digest == digest))
     if existing is None:
         if subject == SCRIPT:

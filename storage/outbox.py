@@ -49,7 +49,7 @@ async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> 
             .values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount == 1:  # type: ignore[attr-defined]
+        if won.rowcount == 1:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
             claimed.append(row)
     return claimed
 
@@ -143,7 +143,7 @@ async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -
         .values(chat_id=new_chat_id, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
-    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def cancel_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
@@ -155,7 +155,7 @@ async def cancel_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
         .values(status="canceled", text="", claimed_until=None, error_class=reason, given_up_at=hour())
         .execution_options(synchronize_session=False)
     )
-    return int(canceled.rowcount or 0)  # type: ignore[attr-defined]
+    return int(canceled.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def seconds_until_due(session: AsyncSession) -> float | None:
@@ -224,7 +224,7 @@ async def list_rows(session: AsyncSession, *, everything: bool = False) -> list[
             row.id,
             row.kind,
             row.status,
-            moment - (row.queued_at or row.given_up_at) if (row.queued_at or row.given_up_at) else None,
+            moment - since if (since := row.queued_at or row.given_up_at) else None,
             row.error_class,
             row.attempts,
             slug,

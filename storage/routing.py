@@ -70,7 +70,7 @@ async def claim_orphans(session: AsyncSession, *, lease: float, limit: int = 100
             .values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount == 1:  # type: ignore[attr-defined]
+        if won.rowcount == 1:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
             claimed.append(row)
     return claimed
 
