@@ -69,7 +69,8 @@ _PINNED: list[type] = []
 def pin_response_models() -> None:
     """Build and keep the response models of the methods called on every update."""
     if not _PINNED:
-        _PINNED.extend(Response[method.__returning__] for method in HOT_METHODS)  # type: ignore[name-defined]  # see make_request
+        # A generic built at run time from each method's result type, as aiogram does: mypy cannot name it.
+        _PINNED.extend(Response[method.__returning__] for method in HOT_METHODS)  # type: ignore[name-defined]
 
 
 UNREAD_RESULTS: tuple[type[TelegramMethod[Any]], ...] = (EditMessageText, EditMessageReplyMarkup, AnswerCallbackQuery)
@@ -202,7 +203,8 @@ class LeanSession(AiohttpSession):
                         lighten_update(update)
                 try:
                     # A generic built at run time from the method's result type, as aiogram does: mypy cannot name it.
-                    return Response[method.__returning__].model_validate(data, context={"bot": bot}).result  # type: ignore[name-defined]
+                    model = Response[method.__returning__]  # type: ignore[name-defined]
+                    return model.model_validate(data, context={"bot": bot}).result
                 except ValidationError:
                     pass  # let aiogram say what it cannot decode
         text = content.decode("utf-8", errors="replace")

@@ -43,7 +43,7 @@ async def _serving(session: AsyncSession, script_id: str) -> dict[str, str]:
     rows = await session.execute(
         select(ModerationEvent.subject, ModerationEvent.digest).join(latest, ModerationEvent.id == latest.c.last)
     )
-    return dict(rows.tuples().all())  # a list: dict() would take the Result, which has keys(), for a mapping
+    return dict(rows.all())  # a list of rows: dict() would take the Result itself, which has keys(), for a mapping
 
 
 async def served(session: AsyncSession, script_id: str) -> Served | None:
