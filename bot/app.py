@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -225,10 +226,8 @@ class App:
                 log.error("could not load the latest approval: %s", type(exc).__name__)
 
     async def stop(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # it was not polling
             await self.dispatcher.stop_polling()
-        except RuntimeError:
-            pass  # it was not polling
 
     async def close(self) -> None:
         await self.bot.session.close()

@@ -90,8 +90,8 @@ def _run(*, webhook: bool = False) -> int:
     if not settings.require_approval:
         print("passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr)
         object.__setattr__(settings, "require_approval", True)
-    from bot.serve import run
     from bot.logs import setup_logging
+    from bot.serve import run
 
     setup_logging(settings.log_level)
     asyncio.run(run(settings))

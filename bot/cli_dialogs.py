@@ -24,7 +24,7 @@ from storage import approvals
 from storage.db import create_engine, ensure_schema, sessions
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dialogs = commands.add_parser("dialogs", help="review, compare and approve scripts and translations")
     actions = dialogs.add_subparsers(dest="dialogs_action", required=True)
     check = actions.add_parser("lint", help="every problem in a script and its catalogues, with a fix hint")

@@ -12,7 +12,7 @@ from storage.db import create_engine, ensure_schema, sessions
 from storage.outbox import Listed, list_rows, retry
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `outbox` and its sub-commands to the `passerelle` parser."""
     parser = commands.add_parser("outbox", help="messages waiting for association chats and staff (never their text)")
     actions = parser.add_subparsers(dest="outbox_action", required=True)

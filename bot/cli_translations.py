@@ -17,7 +17,7 @@ ROOT = LOCALES_DIR.parent
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     translations = commands.add_parser("translations", help="extract, update, compile and report catalogues")
     actions = translations.add_subparsers(dest="translations_action", required=True)
     actions.add_parser("extract", help="collect every script and code string into locales/messages.pot")
@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _babel(*args: str) -> None:
-    CommandLineInterface().run(["pybabel", "-q", *args])
+    CommandLineInterface().run(["pybabel", "-q", *args])  # type: ignore[no-untyped-call]  # Babel's CLI is untyped
 
 
 def run(args: argparse.Namespace) -> int:

@@ -39,8 +39,9 @@ from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
 from dialogs.telegram_text import fits
+from storage.models import Ticket
 from storage.places import PlaceParser
-from storage.tickets import Ticket, code_hash, delete_ticket, find_ticket, normalise_code, passed_over, reference
+from storage.tickets import code_hash, delete_ticket, find_ticket, normalise_code, passed_over, reference
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -506,7 +507,8 @@ async def compose_again(turn: Turn, text: str, edit: int | None = None) -> None:
 def emergency_text(turn: Turn) -> str:
     """The script's emergency numbers, in the person's language: the same as the 🆘 screen."""
     script = turn.engine.script
-    return escape(turn.tr.gettext(script.node(script.emergency).text))
+    text = script.node(script.emergency).text  # a shown node: the loader refuses it without a text
+    return escape(turn.tr.gettext(text)) if text else ""
 
 
 async def delete_my_ticket(turn: Turn, edit: int | None) -> None:

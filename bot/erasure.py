@@ -10,6 +10,7 @@ tasks are given a moment, then cancelled: what was left is what a restart cannot
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -135,7 +136,7 @@ class Erasures:
             if where == "deletable":
                 continue
             edited = await self._persist(
-                lambda s=screen: bot.edit_message_text(chat_id=chat_id, message_id=s, text=plan.neutral), until
+                functools.partial(bot.edit_message_text, chat_id=chat_id, message_id=screen, text=plan.neutral), until
             )
             blanked |= edited is not None and where == "too_old"
         known = self._delete(bot, chat_id, plan.to_delete(now), until)
@@ -157,7 +158,7 @@ class Erasures:
         """deleteMessages skips what is gone or too old: a batch either goes or is refused whole."""
         for first in range(0, len(ids), DELETE_BATCH):
             batch = ids[first : first + DELETE_BATCH]
-            await self._persist(lambda b=batch: bot.delete_messages(chat_id=chat_id, message_ids=b), until)
+            await self._persist(functools.partial(bot.delete_messages, chat_id=chat_id, message_ids=batch), until)
 
     async def _persist(self, call: Callable[[], Awaitable[T]], until: float) -> T | None:
         """`call()` until Telegram accepts it; None once it refuses it for good, or `until` passes."""

@@ -22,11 +22,10 @@ from dialogs.i18n import Catalogs, Translator
 from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory import Candidate, Match, load_candidates, nearest
-from storage.models import Association
+from storage.models import Association, Ticket
 from storage.places import places
 from storage.tickets import (
     NewTicket,
-    Ticket,
     create_ticket,
     enrolled_chat,
     find_ticket,

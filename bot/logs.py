@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from types import TracebackType
+from typing import TextIO
 
 from aiogram.methods.base import TelegramMethod
 from aiogram.types.base import TelegramObject
@@ -44,18 +45,21 @@ class IdentityFilter(logging.Filter):
 class SafeFormatter(logging.Formatter):
     """Keeps where an exception was raised, drops what it says."""
 
-    def formatException(self, ei: tuple[type[BaseException], BaseException, TracebackType | None]) -> str:  # noqa: N802
+    def formatException(  # noqa: N802
+        self, ei: tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+    ) -> str:
         kind, _, tb = ei
+        name = "NoneType" if kind is None else kind.__name__  # log.exception() outside an except, as logging says
         frames = "".join(traceback.format_tb(tb))
-        return f"Traceback (most recent call last):\n{frames}{kind.__name__}: {WITHHELD}"
+        return f"Traceback (most recent call last):\n{frames}{name}: {WITHHELD}"
 
     def formatStack(self, stack_info: str) -> str:  # noqa: N802
         return stack_info
 
 
-def setup_logging(level: str = "INFO", stream: object = None) -> logging.Handler:
+def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
     """Install the one root handler. Returns it so tests can capture the same output."""
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(SafeFormatter(FORMAT))
     handler.addFilter(IdentityFilter())
     root = logging.getLogger()

@@ -73,7 +73,8 @@ async def load_approved(db: async_sessionmaker[AsyncSession], record_path: Path 
         event_id = await approvals.latest_event_id(session)
     if served is None:
         raise NotApproved(
-            f"the {SCRIPT_ID} script has no approved version: run `passerelle dialogs approve {SCRIPT_ID} --lang all --by NAME`"
+            f"the {SCRIPT_ID} script has no approved version: "
+            f"run `passerelle dialogs approve {SCRIPT_ID} --lang all --by NAME`"
         )
     script = parse_script(served.script_source, f"{SCRIPT_ID}.yaml (approved {served.script_digest[:8]})")
     catalogs = Catalogs.from_sources({locale: source for locale, (_digest, source) in served.catalogues.items()})
@@ -98,9 +99,10 @@ async def approved_version(db: async_sessionmaker[AsyncSession], script_id: str 
             return None
         source = served.script_source
         if digest is not None:
-            source = await approvals.script_source(session, script_id, digest)
-            if source is None:
+            earlier = await approvals.script_source(session, script_id, digest)
+            if earlier is None:
                 return None
+            source = earlier
     catalogues = {locale: catalogue_from_po_text(locale, text) for locale, (_d, text) in served.catalogues.items()}
     return version_from_source(source, f"{script_id}.yaml", catalogues)
 

@@ -12,6 +12,7 @@ Whatever is given up passes its ticket on and raises an alert (bot.alerts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import deque
@@ -30,6 +31,7 @@ from bot.jobs import pass_on_stranded
 from dialogs.i18n import Translator
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, now
 from storage.outbox import (
+    WAITING,
     cancel_chat,
     claim_due,
     defer,
@@ -41,7 +43,6 @@ from storage.outbox import (
     release,
     seconds_until_due,
 )
-from storage.outbox import WAITING
 from storage.tickets import OPEN_STATUSES
 
 if TYPE_CHECKING:
@@ -164,10 +165,8 @@ class OutboxSender:
             if sent or self._stopping:
                 continue
             idle = await self._idle_time()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _idle_time(self) -> float:

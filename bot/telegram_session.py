@@ -69,6 +69,7 @@ _PINNED: list[type] = []
 def pin_response_models() -> None:
     """Build and keep the response models of the methods called on every update."""
     if not _PINNED:
+        # A generic built at run time from each method's result type, as aiogram does: mypy cannot name it.
         _PINNED.extend(Response[method.__returning__] for method in HOT_METHODS)  # type: ignore[name-defined]
 
 
@@ -103,7 +104,8 @@ def lighten_update(update: Any) -> Any:
     message = query.get("message") if isinstance(query, dict) else None
     data = query.get("data") if isinstance(query, dict) else None
     if (
-        isinstance(message, dict)
+        isinstance(query, dict)
+        and isinstance(message, dict)
         and (message.get("chat") or {}).get("type") == "private"
         and isinstance(data, str)
         and try_decode(data) is not None
@@ -200,7 +202,9 @@ class LeanSession(AiohttpSession):
                     for update in data["result"]:
                         lighten_update(update)
                 try:
-                    return Response[method.__returning__].model_validate(data, context={"bot": bot}).result  # type: ignore[name-defined]
+                    # A generic built at run time from the method's result type, as aiogram does: mypy cannot name it.
+                    model = Response[method.__returning__]  # type: ignore[name-defined]
+                    return model.model_validate(data, context={"bot": bot}).result
                 except ValidationError:
                     pass  # let aiogram say what it cannot decode
         text = content.decode("utf-8", errors="replace")

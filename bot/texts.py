@@ -85,7 +85,8 @@ ASSOCIATION_NEXT = N_(
 )
 DISTANCE_KM = N_("à environ {distance} km")
 NO_ASSOCIATION = N_(
-    "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. En danger, appuyez sur « Urgence »."
+    "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. "
+    "En danger, appuyez sur « Urgence »."
 )
 YOUR_CODE = N_("Votre code :")
 YOUR_REFERENCE = N_("Référence à donner si vous appelez l'association ou allez la voir : {reference}")

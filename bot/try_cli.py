@@ -19,7 +19,6 @@ from dialogs.loader import ORIENTATION, load_script
 from storage.places import PlaceParser
 
 
-
 def format_screen(screen: Screen, tr: Translator) -> str:
     _ = tr.gettext
     lines = [""]

@@ -26,10 +26,13 @@ import asyncio
 import datetime as dt
 import logging
 import signal
+from collections.abc import Awaitable
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import TelegramMethod
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -64,7 +67,7 @@ class UpdateHandler(SimpleRequestHandler):
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
         update = lighten_update(await request.json(loads=bot.session.json_loads))
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
@@ -160,7 +163,7 @@ class WebhookServer:
                 raise ConfigError(f"WEBHOOK_URL was refused by Telegram: {exc.message}") from None
 
     async def health(self, _request: web.Request) -> web.Response:
-        checks = {"database": self._database()}
+        checks: dict[str, Awaitable[object]] = {"database": self._database()}
         redis = self._redis()
         if redis is not None:
             checks["redis"] = redis
@@ -183,9 +186,9 @@ class WebhookServer:
         except Exception:  # noqa: BLE001  (the database check reports the cause)
             return "down"
 
-    async def _check(self, name: str, check: object) -> bool:
+    async def _check(self, name: str, check: Awaitable[object]) -> bool:
         try:
-            await asyncio.wait_for(check, HEALTH_SECONDS)  # type: ignore[arg-type]
+            await asyncio.wait_for(check, HEALTH_SECONDS)
         except Exception as exc:  # noqa: BLE001  (down, whatever the reason)
             if name not in self._down:
                 log.warning("health check: %s is down (%s)", name, type(exc).__name__)
@@ -200,7 +203,7 @@ class WebhookServer:
         async with self.app.database.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
-    def _redis(self) -> object | None:
+    def _redis(self) -> Awaitable[object] | None:
         storage = self.app.dispatcher.storage
         return storage.redis.ping() if isinstance(storage, RedisStorage) else None
 

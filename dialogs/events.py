@@ -7,7 +7,7 @@ bytes at most), so the limit can be checked when a script is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 EventOp = Literal["c", "t", "d", "s", "n", "e", "b", "r"]
 """choose, toggle, done, skip, next (continue), emergency, back (resume), restart."""
@@ -54,7 +54,7 @@ def decode(data: str) -> tuple[str, Event]:
     if len(parts) != 4 or parts[1] not in _OPS or len(data.encode()) > MAX_DATA_BYTES:
         raise BadEventData("unrecognised button data")
     version, op, node, option = parts
-    return version, Event(op=op, node=node, option=option)  # type: ignore[arg-type]
+    return version, Event(op=cast("EventOp", op), node=node, option=option)  # checked against _OPS above
 
 
 def try_decode(data: str) -> tuple[str, Event] | None:

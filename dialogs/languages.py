@@ -37,7 +37,7 @@ TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 
 def is_traditional_chinese(code: str | None) -> bool:
     """Telegram codes for traditional Chinese: we offer simplified, and say so."""
-    return bool(code) and code.strip().lower().replace("_", "-").startswith(TRADITIONAL_CHINESE)  # type: ignore[union-attr]
+    return code is not None and code.strip().lower().replace("_", "-").startswith(TRADITIONAL_CHINESE)
 
 
 def match_locale(code: str | None, available: Iterable[str]) -> str | None:

@@ -17,8 +17,9 @@ from babel.messages.catalog import Message
 
 from dialogs.extract import BUTTON_NOTE
 from dialogs.i18n import LOCALES_DIR
-from dialogs.loader import MAX_TEXT, Problem, ScriptInvalid, parse_script
+from dialogs.loader import Problem, ScriptInvalid, parse_script
 from dialogs.model import Script
+from dialogs.telegram_text import MESSAGE_LIMIT as MAX_TEXT
 from dialogs.telegram_text import utf16_len
 from dialogs.versions import (
     Catalogue,
@@ -187,7 +188,8 @@ def _entry_findings(
                 Finding(
                     name,
                     where,
-                    f"{language}: the translation of {quoted}{line} has placeholders {_list(got)}, the French has {_list(expected)}",
+                    f"{language}: the translation of {quoted}{line} has placeholders {_list(got)}, "
+                    f"the French has {_list(expected)}",
                     "copy each {…} exactly as in the French, untranslated; the bot fills it in",
                 )
             )
@@ -196,7 +198,8 @@ def _entry_findings(
                 Finding(
                     name,
                     where,
-                    f"{language}: the translation of {quoted}{line} is {utf16_len(form)} characters; Telegram shows at most {MAX_TEXT}",
+                    f"{language}: the translation of {quoted}{line} is {utf16_len(form)} characters; "
+                    f"Telegram shows at most {MAX_TEXT}",
                     f"shorten it in {name}",
                 )
             )
@@ -205,7 +208,8 @@ def _entry_findings(
                 Finding(
                     name,
                     where,
-                    f"{language}: the button {quoted}{line} is {len(form)} characters once translated; Telegram cuts buttons after about {BUTTON_LIMIT}",
+                    f"{language}: the button {quoted}{line} is {len(form)} characters once translated; "
+                    f"Telegram cuts buttons after about {BUTTON_LIMIT}",
                     f"shorten the translation to {BUTTON_LIMIT} characters or fewer in {name}",
                 )
             )

@@ -10,9 +10,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from dialogs.engine import Engine, Parser
 from dialogs.events import MAX_DATA_BYTES, Event
@@ -100,8 +102,8 @@ def parse_script(source: str, name: str, path: Path | None = None) -> LoadedScri
     return LoadedScript(script, path or Path(name), digest)
 
 
-def _duplicate_ids(name: str, raw: dict) -> Iterable[Problem]:
-    seen: set[str] = set()
+def _duplicate_ids(name: str, raw: dict[str, Any]) -> Iterable[Problem]:
+    seen: set[object] = set()  # ids as written: a missing or non-string one is checked by the schema
     for node in raw.get("nodes") or ():
         node_id = node.get("id") if isinstance(node, dict) else None
         if node_id in seen:
@@ -109,7 +111,7 @@ def _duplicate_ids(name: str, raw: dict) -> Iterable[Problem]:
         seen.add(node_id)
 
 
-def _schema_problem(name: str, raw: dict, err: dict) -> Problem:
+def _schema_problem(name: str, raw: dict[str, Any], err: ErrorDetails) -> Problem:
     loc = list(err["loc"])
     node = None
     if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):

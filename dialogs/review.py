@@ -33,7 +33,9 @@ KIND_WORDS = {
     "action": "ending",
 }
 ACTION_WORDS = {
-    "handoff": "sends the anonymous request to the association (the bot adds the code and the association's contact below)",
+    "handoff": (
+        "sends the anonymous request to the association (the bot adds the code and the association's contact below)"
+    ),
     "end": "nothing is sent",
     "emergency": "emergency screen",
 }
@@ -220,10 +222,13 @@ def _md_inline(catalogue: Catalogue | None, msgid: str) -> str:
 # -- html ----------------------------------------------------------------------------
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Arabic",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1a1a1a;line-height:1.45}
-h1{font-size:1.5rem;margin-bottom:.25rem}h2{font-size:1.15rem;margin:2rem 0 .4rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Arabic",sans-serif;
+margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1a1a1a;line-height:1.45}
+h1{font-size:1.5rem;margin-bottom:.25rem}
+h2{font-size:1.15rem;margin:2rem 0 .4rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
 h2 .kind{font-weight:normal;color:#555;font-size:.95rem}
-table{border-collapse:collapse;width:100%;margin:.4rem 0}th,td{border:1px solid #bbb;padding:.4rem .5rem;vertical-align:top;text-align:start}
+table{border-collapse:collapse;width:100%;margin:.4rem 0}
+th,td{border:1px solid #bbb;padding:.4rem .5rem;vertical-align:top;text-align:start}
 thead th{background:#f0f0f0}td.text{white-space:pre-wrap;width:38%}th.part{width:12%;font-weight:normal;color:#333}
 td.status{width:12%;font-size:.9rem}
 tr.unreviewed td{background:#fff4c2}tr.unreviewed td.status{font-weight:bold}
@@ -471,9 +476,9 @@ def _script_changes(old: Script, new: Script) -> list[Change]:
                     what=", ".join(fields),
                 )
             )
-    for node in old.nodes:
-        if node.id not in new.index:
-            changes.append(Change("node removed", node.id, _node_words(node, old), None))
+    changes.extend(
+        Change("node removed", node.id, _node_words(node, old), None) for node in old.nodes if node.id not in new.index
+    )
     return changes
 
 

@@ -35,8 +35,10 @@ async def _serving(session: AsyncSession, script_id: str) -> dict[str, str]:
         .group_by(ModerationEvent.subject)
         .subquery()
     )
-    rows = await session.execute(select(ModerationEvent.subject, ModerationEvent.digest).join(latest, ModerationEvent.id == latest.c.last))
-    return {subject: digest for subject, digest in rows}
+    rows = await session.execute(
+        select(ModerationEvent.subject, ModerationEvent.digest).join(latest, ModerationEvent.id == latest.c.last)
+    )
+    return dict(rows.all())  # a list of rows: dict() would take the Result itself, which has keys(), for a mapping
 
 
 async def served(session: AsyncSession, script_id: str) -> Served | None:
@@ -78,7 +80,7 @@ async def approve(
     if (await _serving(session, script_id)).get(subject) == digest:
         return False
     model = ScriptSnapshot if subject == SCRIPT else CatalogueSnapshot
-    key = model.script_id == script_id if subject == SCRIPT else model.locale == subject  # type: ignore[union-attr]
+    key = ScriptSnapshot.script_id == script_id if subject == SCRIPT else CatalogueSnapshot.locale == subject
     existing = await session.scalar(select(model).where(key, model.digest == digest))
     if existing is None:
         if subject == SCRIPT:

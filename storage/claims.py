@@ -24,7 +24,7 @@ Row = TypeVar("Row")
 async def claim(
     session: AsyncSession,
     model: type[Row],
-    candidates: Select[tuple[Row]],
+    candidates: Select[Row],
     still: Sequence[ColumnElement[bool]],
     *,
     lease: float,

@@ -422,7 +422,9 @@ async def import_csv(session: AsyncSession, data: bytes) -> ImportResult:
     """
     rows = parse_csv(data)
     existing = {a.slug: a for a in (await session.scalars(select(Association))).all()}
-    created, updated, unchanged = [], [], []
+    created: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
     for row in rows:
         values = row.model_dump()
         association = existing.get(row.slug)

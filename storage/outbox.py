@@ -117,7 +117,7 @@ async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -
         .values(chat_id=new_chat_id, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
-    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def cancel_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
@@ -129,7 +129,7 @@ async def cancel_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
         .values(status="canceled", text="", claimed_until=None, error_class=reason, given_up_at=hour())
         .execution_options(synchronize_session=False)
     )
-    return int(canceled.rowcount or 0)  # type: ignore[attr-defined]
+    return int(canceled.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def seconds_until_due(session: AsyncSession) -> float | None:
@@ -198,7 +198,7 @@ async def list_rows(session: AsyncSession, *, everything: bool = False) -> list[
             row.id,
             row.kind,
             row.status,
-            moment - (row.queued_at or row.given_up_at) if (row.queued_at or row.given_up_at) else None,
+            moment - since if (since := row.queued_at or row.given_up_at) else None,
             row.error_class,
             row.attempts,
             slug,

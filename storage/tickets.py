@@ -142,7 +142,7 @@ async def find_ticket(session: AsyncSession, code: str) -> Ticket | None:
 
 async def delete_ticket(session: AsyncSession, code: str) -> bool:
     result = await session.execute(delete(Ticket).where(Ticket.code_hash == code_hash(code)))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 @dataclass(frozen=True)
@@ -258,13 +258,15 @@ async def claim_overdue(
     sees the fresh time; on PostgreSQL, SKIP LOCKED first, so the other does not wait.
     """
     still = (Ticket.id == ticket_id, *_overdue(accept_hours, now))
-    if on_postgresql(session):
-        if await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None:
-            return None
+    if (
+        on_postgresql(session)
+        and await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None
+    ):
+        return None
     won = await session.execute(
         update(Ticket).where(*still).values(updated_at=hour(now)).execution_options(synchronize_session=False)
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]
+    if won.rowcount != 1:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
         return None
     return await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)], populate_existing=True)
 
@@ -286,6 +288,6 @@ async def purge(session: AsyncSession, retention_days: int, now: dt.datetime | N
         if not ids:
             return removed
         result = await session.execute(delete(Ticket).where(Ticket.id.in_(ids), Ticket.created_at <= limit))
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
             return removed
-        removed += int(result.rowcount)  # type: ignore[attr-defined]
+        removed += int(result.rowcount)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result

@@ -91,7 +91,7 @@ class Harness:
     def _text_fields(text: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"text": text}
         if text.startswith("/"):
-            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
         return fields
 
     def report(self) -> dict[str, Any]:

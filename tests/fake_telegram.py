@@ -48,6 +48,7 @@ sent with ``protect_content`` carries ``has_protected_content``, and keeps it wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import heapq
 import inspect
@@ -1072,10 +1073,8 @@ class FakeTelegram:
                 raise AssertionError(f"condition {name} still false after {timeout} s")
             if self._activity is None:
                 self._activity = asyncio.Event()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._activity.wait(), remaining)
-            except TimeoutError:
-                pass
 
     @property
     def polls(self) -> int:
@@ -1295,7 +1294,7 @@ class FakeTelegram:
     async def _dispatch(self, spec: MethodSpec, params: JSON, request: web.Request | None) -> Any:
         for required in spec.required:
             value = params.get(required)
-            if value is None or value == "" or value == []:
+            if value is None or value in ("", []):
                 if required == "text":
                     raise bad_request("message text is empty")
                 raise bad_request(f"{required} is empty")
@@ -1537,10 +1536,8 @@ class FakeTelegram:
     def _delivered(self, update: JSON) -> None:
         update_id = update["update_id"]
         self._webhook_done.add(update_id)
-        try:
+        with contextlib.suppress(ValueError):
             self._queue.remove(update)
-        except ValueError:
-            pass
         future = self._waiters.pop(update_id, None)
         if future is not None and not future.done():
             future.set_result(None)
@@ -1924,10 +1921,7 @@ class FakeTelegram:
     def _get_chat_member(self, _spec: MethodSpec, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))
         user_id = params.get("user_id")
-        if user_id == self._bot_from["id"]:
-            user = self._bot_from
-        else:
-            user = chat.members.get(user_id)  # type: ignore[arg-type]
+        user = self._bot_from if user_id == self._bot_from["id"] else chat.members.get(user_id)  # type: ignore[arg-type]
         if user is None:
             unknown = {"id": user_id, "is_bot": False, "first_name": ""}
             return {**self.spec.stub("ChatMemberLeft"), "user": unknown}
@@ -1968,9 +1962,7 @@ class FakeTelegram:
         if not isinstance(scope, dict):
             return "default"
         parts = [str(scope.get("type", "default"))]
-        for key in ("chat_id", "user_id"):
-            if key in scope:
-                parts.append(str(scope[key]))
+        parts.extend(str(scope[key]) for key in ("chat_id", "user_id") if key in scope)
         return ":".join(parts)
 
     def _set_my_commands(self, _spec: MethodSpec, params: JSON) -> bool:

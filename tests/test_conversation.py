@@ -77,7 +77,7 @@ async def test_language_can_change_mid_conversation(stack: Stack) -> None:
 
 
 async def test_menus_in_every_language(stack: Stack) -> None:
-    scopes = {key for key in stack.fake.commands}
+    scopes = set(stack.fake.commands)
     assert len(scopes) >= 3  # default, fr and en
     texts = " ".join(str(value) for value in stack.fake.commands.values())
     assert "Change language" in texts and "Changer de langue" in texts

@@ -351,8 +351,7 @@ async def test_load_candidates_knows_who_is_enrolled(session: AsyncSession) -> N
 
 async def chat_of(session: AsyncSession, slug: str) -> int | None:
     chats = {a.slug: a for a in await list_associations(session)}
-    found = await session.scalar(select(EnrolledChat.chat_id).where(EnrolledChat.association_id == chats[slug].id))
-    return found
+    return await session.scalar(select(EnrolledChat.chat_id).where(EnrolledChat.association_id == chats[slug].id))
 
 
 async def test_a_code_works_once(session: AsyncSession) -> None:

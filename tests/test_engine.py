@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import dialogs
-
 from dialogs.engine import Engine, State
 from dialogs.events import BadEventData, Event, LocationInput, TextInput, decode
 from dialogs.loader import SCRIPTS_DIR, LoadedScript, load_script

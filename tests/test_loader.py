@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from dialogs.loader import ScriptInvalid, load_scripts, parse_script

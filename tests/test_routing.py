@@ -21,9 +21,11 @@ def thread_hops(router: Router) -> list[str]:
             for handler in observer.handlers:
                 if not handler.awaitable:
                     found.append(f"{routed.name}.{name}: handler {handler.callback!r}")
-                for filter_ in [*(handler.filters or []), *(observer._handler.filters or [])]:
-                    if not filter_.awaitable:
-                        found.append(f"{routed.name}.{name}: filter {filter_.magic or filter_.callback!r}")
+                found.extend(
+                    f"{routed.name}.{name}: filter {filter_.magic or filter_.callback!r}"
+                    for filter_ in [*(handler.filters or []), *(observer._handler.filters or [])]
+                    if not filter_.awaitable
+                )
     return found
 
 

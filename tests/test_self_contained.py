@@ -23,7 +23,8 @@ def test_reading_inside_the_repository_and_elsewhere_is_allowed(tmp_path: os.Pat
     scratch = os.path.join(tmp_path, "x")
     with open(scratch, "w") as handle:
         handle.write("ok")
-    assert open(scratch).read() == "ok"
+    with open(scratch) as handle:
+        assert handle.read() == "ok"
 
 
 def test_the_bot_api_spec_is_vendored(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,7 +58,10 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
             changes = format_diff(list(item.changes[:SHOWN_CHANGES])) if item.changes else "nouveau"
             more = f"\n… et {len(item.changes) - SHOWN_CHANGES} autre(s)" if len(item.changes) > SHOWN_CHANGES else ""
             title = "Script" if item.subject == approvals.SCRIPT else f"Langue {item.subject}"
-            text = f"<b>{escape(title)}</b> ({item.digest[:8]})\n<pre>{escape(cut(changes, MAX_TEXT)[0])}</pre>{escape(more)}"
+            text = (
+                f"<b>{escape(title)}</b> ({item.digest[:8]})\n"
+                f"<pre>{escape(cut(changes, MAX_TEXT)[0])}</pre>{escape(more)}"
+            )
             data = f"{item.subject}:{item.digest[:8]}"
             buttons = [[
                 InlineKeyboardButton(text="✅ Approuver", callback_data=f"mod:a:{data}"),
@@ -103,7 +106,8 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
         lines, buttons = [], []
         for event in events:
             lines.append(
-                f"{event.created_at:%Y-%m-%d %H:%M} {event.action} {event.subject} {event.digest[:8]} — {event.moderator}"
+                f"{event.created_at:%Y-%m-%d %H:%M} {event.action} {event.subject} {event.digest[:8]}"
+                f" — {event.moderator}"
             )
             if event.action == "approve":
                 buttons.append([InlineKeyboardButton(
