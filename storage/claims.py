@@ -42,10 +42,12 @@ async def claim(
     for row in list(await session.scalars(query)):
         won = await session.execute(
             update(table)
+            # a TypeVar has no columns: every claimable model has `id` (checked by the tests)
             .where(table.id == row.id, free, *still)  # type: ignore[attr-defined]
             .values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
+        # DML gives a CursorResult; execute() says Result
         if won.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(row)
     return claimed
