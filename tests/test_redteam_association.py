@@ -7,12 +7,17 @@ looped in silence. Real stack, fake Bot API, both backends.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+
+from bot import handoff
 
 from storage.directory import create_enrollment_code
-from storage.models import Association, EnrolledChat, OutboxMessage
+from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
+from storage.tickets import Refusal, claim_overdue, decide
 from tests.conftest import Stack
 from tests.fake_telegram import FakeUser
 from tests.handoff_fixtures import GROUPS, enrolled_directory
@@ -111,3 +116,52 @@ async def test_a_migration_into_a_chat_another_association_holds_is_never_a_sile
     assert not [r for r in await outbox(stack) if r.status in ("pending", "held")], "nothing loops"
     await no_silent_loss(stack)
     del directory
+
+
+async def test_a_relay_in_flight_when_its_ticket_is_purged_is_still_cleared_from_the_group(stack: Stack) -> None:
+    from bot.jobs import clear_group_messages, purge_expired
+
+    directory = await enrolled_directory(stack)
+    staff = directory.staff["test-paris"]
+    person = stack.user(34_001)
+    await consent_and_send(person)
+    await wait_notice(stack, directory, "test-paris")
+    await stack.app.sender.stop()
+    assert "Votre message est transmis" in await relay(person, "Mes mots à moi.")
+    stack.fake.delay_next("sendMessage", 1.5)  # the relay is the next message sent
+    stack.app.sender.start()
+    await stack.fake.wait_for(lambda: "sendMessage" in stack.fake.delayed)
+    async with stack.app.runtime.db.begin() as session:  # past retention while Telegram is answering
+        await session.execute(update(Ticket).values(created_at=dt.datetime(2000, 1, 1)))
+    assert await purge_expired(stack.app.runtime) == 1
+    await stack.fake.wait_for(lambda: any("Mes mots" in t for t in staff.texts()), timeout=10)
+    await asyncio.sleep(0.3)  # the sender has recorded what Telegram answered
+    await clear_group_messages(stack.app.runtime, stack.app.bot)
+    assert not [m for m in staff.bot_messages() if "Mes mots" in m["text"] or "demande anonyme" in m["text"].lower()]
+
+
+async def test_an_accept_racing_a_timed_out_pass_on_never_lands_on_the_moved_ticket(stack: Stack) -> None:
+    """The pass-on holds the ticket; an accept pressed meanwhile must see where it went."""
+    directory = await enrolled_directory(stack)
+    await consent_and_send(stack.user(35_001))
+    await wait_notice(stack, directory, "test-paris")
+    runtime = stack.app.runtime
+    async with runtime.db.begin() as session:
+        await session.execute(update(Ticket).values(updated_at=dt.datetime(2000, 1, 1)))
+    hours = runtime.settings.handoff_accept_hours
+    async with runtime.db() as timer:
+        ticket = await claim_overdue(timer, 1, hours)
+        assert ticket is not None
+        assert await handoff.pass_on(timer, ticket, runtime.engine, runtime.catalogs, timed_out=True)
+
+        async def accept() -> object:
+            async with runtime.db.begin() as session:
+                return await decide(session, 1, PARIS, "accept")
+
+        pressed = asyncio.create_task(accept())
+        await asyncio.sleep(0.5)
+        await timer.commit()
+    outcome = await pressed
+    assert outcome == Refusal("not_yours"), "the ticket went to the next association while the button was pressed"
+    [moved] = await tickets(stack)
+    assert moved.status == "passed_on"
