@@ -21,7 +21,7 @@ from storage.tickets import Refusal, claim_overdue, decide
 from tests.conftest import Stack
 from tests.fake_telegram import FakeUser
 from tests.handoff_fixtures import GROUPS, enrolled_directory
-from tests.test_association_side import relay, wait_relays
+from tests.test_association_side import mailbox, relay, wait_relays
 from tests.test_delivery import (  # noqa: F401  (the stack fixture: alerts go to a staff group)
     NORD,
     PARIS,
@@ -165,3 +165,19 @@ async def test_an_accept_racing_a_timed_out_pass_on_never_lands_on_the_moved_tic
     assert outcome == Refusal("not_yours"), "the ticket went to the next association while the button was pressed"
     [moved] = await tickets(stack)
     assert moved.status == "passed_on"
+
+
+async def test_a_staff_reply_to_the_bots_confirmation_reaches_the_same_mailbox(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    person = stack.user(36_001)
+    await consent_and_send(person)
+    [notice_text] = await wait_notice(stack, directory, "test-paris")
+    staff = directory.staff["test-paris"]
+    notice = next(m for m in staff.bot_messages() if m["text"] == notice_text)
+    await staff.send("Bonjour, nous pouvons vous recevoir.", reply_to_message=notice)
+    confirmation = staff.last()
+    assert "Réponse enregistrée" in confirmation["text"]
+    await staff.send("Et aussi jeudi à 14 h.", reply_to_message=confirmation)  # the natural thread
+    assert "Réponse enregistrée" in staff.last()["text"], staff.last()["text"]
+    box = await mailbox(person)
+    assert "nous pouvons vous recevoir" in box and "jeudi à 14 h" in box
