@@ -232,9 +232,13 @@ class OutboxSender:
         log.warning("outbox message %d not delivered (%s)", row.id, failure.kind)
         if failure.kind is Kind.MIGRATED and failure.migrate_to is not None:
             async with self.db.begin() as session:
-                await _follow_migration(session, row.chat_id, failure.migrate_to)
-                await defer(session, row, 0, failure.kind, counts=False)
-            self.wake()
+                followed = await _follow_migration(session, row.chat_id, failure.migrate_to)
+                if followed:
+                    await defer(session, row, 0, failure.kind, counts=False)
+            if followed:
+                self.wake()
+            else:
+                await self._gone(row)
         elif failure.kind is Kind.RATE_LIMITED:
             async with self.db.begin() as session:
                 await defer(session, row, failure.retry_after, failure.kind, counts=False)
@@ -301,7 +305,15 @@ async def _slug(session: AsyncSession, chat_id: int) -> str | None:
     return await session.scalar(select(Association.slug).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id))
 
 
-async def _follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
-    """The group became a supergroup: its enrollment and everything waiting for it move there."""
+async def _follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> bool:
+    """The group became a supergroup: its enrollment and everything waiting for it move there.
+
+    False, and nothing moved, when the supergroup is already another association's chat
+    (enrolled there since): the group's association then has no chat left, as if gone.
+    """
+    taken = await session.scalar(select(EnrolledChat.id).where(EnrolledChat.chat_id == new_chat_id))
+    if taken is not None and await _slug(session, old_chat_id) is not None:
+        return False
     await session.execute(update(EnrolledChat).where(EnrolledChat.chat_id == old_chat_id).values(chat_id=new_chat_id))
     await move_chat(session, old_chat_id, new_chat_id)
+    return True

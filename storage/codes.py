@@ -14,6 +14,13 @@ ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
 MAX_TYPED = 40
 _SEPARATORS = re.compile(r"[\s\-–—_.]")
+LOOK_ALIKES = {
+    "A": "АΑ", "B": "ВΒ", "C": "С", "E": "ЕΕ", "H": "НΗ", "K": "КΚ", "M": "МΜ",
+    "N": "Ν", "P": "РΡ", "T": "ТΤ", "X": "ХΧ", "Y": "УΥ", "Z": "Ζ", "3": "З",
+}
+"""Cyrillic and Greek letters that read as a code's symbol: a Cyrillic keyboard types them."""
+_HIDDEN_SEPARATORS = "[\\s\\-–—_.\uff0d\u00ad\u200b\u200c\u200d\u2060\ufeff]*"
+"""Separators, full-width dash, and the invisible characters a paste may carry."""
 
 
 def generate(groups: int, group_length: int) -> str:
@@ -38,7 +45,14 @@ def digest(symbols: str) -> str:
 
 def masked(text: str, code: str, mark: str) -> str:
     """`text` with `code` replaced by `mark` wherever it appears, in any case and with any
-    separators: a code pasted into a message bound for a group must not reach it."""
+    separators: a code pasted into a message bound for a group must not reach it. Also
+    spelled with look-alikes, full-width forms or invisible characters, which a reader
+    still reads as the code."""
     symbols = _SEPARATORS.sub("", code).upper()
-    spelled = f"{_SEPARATORS.pattern}*".join(re.escape(symbol) for symbol in symbols)
+    spelled = _HIDDEN_SEPARATORS.join(_forms(symbol) for symbol in symbols)
     return re.sub(spelled, mark, text, flags=re.IGNORECASE)
+
+
+def _forms(symbol: str) -> str:
+    """A character class for every way `symbol` reads: itself, its look-alikes, its full-width form."""
+    return f"[{re.escape(symbol + LOOK_ALIKES.get(symbol, '') + chr(ord(symbol) + 0xFEE0))}]"

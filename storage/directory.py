@@ -696,7 +696,9 @@ async def enroll(session: AsyncSession, code: str, chat_id: int) -> Association 
     replaced = await session.scalars(
         select(EnrolledChat).where((EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id))
     )
-    for previous in list(replaced):
+    # The other association's rows are canceled first, so that what moves here from this
+    # association's old chat is not canceled with them.
+    for previous in sorted(replaced, key=lambda enrolled: enrolled.association_id == association_id):
         if previous.association_id == association_id:
             await outbox.move_chat(session, previous.chat_id, chat_id)  # what waited for the old chat goes here
         else:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.claims import claim
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, hour, now
-from storage.routing import remember_sent
+from storage.routing import remember, remember_sent
 
 WAITING = ("pending", "held")
 """Rows still to send: a held one is sent when its hour passes or a moderator releases it."""
@@ -31,8 +31,11 @@ async def claim_due(session: AsyncSession, *, lease: float, limit: int = 20) -> 
 async def mark_sent(session: AsyncSession, row: OutboxMessage, message_id: int) -> None:
     """Delivered: blank the text (a relay holds a person's words) and remember the message's
     ticket (a staff reply to it finds the ticket). A delivered notice makes its ticket
-    "delivered": the person's screen says it arrived."""
-    await remember_sent(session, row.id, message_id)
+    "delivered": the person's screen says it arrived. A row deleted with its ticket while
+    Telegram answered (a purge, the person's erasure) leaves a message to clear from the group."""
+    recorded = await remember_sent(session, row.id, message_id)
+    if not recorded and row.ticket_id is not None and await _deleted(session, row):
+        remember(session, row.chat_id, message_id, None, row.locale)
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row.id)
@@ -51,6 +54,11 @@ async def mark_sent(session: AsyncSession, row: OutboxMessage, message_id: int) 
         await session.execute(
             update(Ticket).where(Ticket.id == row.ticket_id, Ticket.status == "sent").values(status="delivered")
         )
+
+
+async def _deleted(session: AsyncSession, row: OutboxMessage) -> bool:
+    """The row went with its ticket (by cascade) while Telegram was answering."""
+    return await session.scalar(select(OutboxMessage.id).where(OutboxMessage.id == row.id)) is None
 
 
 async def release(session: AsyncSession, row_ids: list[int]) -> None:

@@ -14,15 +14,17 @@ from storage.claims import claim
 from storage.models import GroupMessage, OutboxMessage, hour
 
 
-def remember(session: AsyncSession, chat_id: int, message_id: int, ticket_id: int, locale: str) -> None:
-    """A message the bot just sent about `ticket_id` (a reply prompt)."""
+def remember(session: AsyncSession, chat_id: int, message_id: int, ticket_id: int | None, locale: str) -> None:
+    """A message the bot just sent about `ticket_id` (a reply prompt); None: a ticket deleted
+    meanwhile, whose message waits to be cleared."""
     session.add(GroupMessage(chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, locale=locale))
 
 
-async def remember_sent(session: AsyncSession, row_id: int, message_id: int) -> None:
-    """An outbox row Telegram accepted as `message_id`: map it to the row's ticket, if any."""
+async def remember_sent(session: AsyncSession, row_id: int, message_id: int) -> bool:
+    """An outbox row Telegram accepted as `message_id`: map it to the row's ticket, if any.
+    False when nothing was mapped (no ticket, the row deleted with its ticket, or mapped already)."""
     row = OutboxMessage.__table__.c
-    await session.execute(
+    mapped = await session.execute(
         insert(GroupMessage).from_select(
             ["chat_id", "message_id", "ticket_id", "locale", "sent_at"],
             select(row.chat_id, literal(message_id), row.ticket_id, row.locale, literal(hour())).where(
@@ -32,6 +34,7 @@ async def remember_sent(session: AsyncSession, row_id: int, message_id: int) -> 
             ),
         )
     )
+    return bool(mapped.rowcount)  # type: ignore[attr-defined]
 
 
 async def ticket_of(session: AsyncSession, chat_id: int, message_id: int) -> int | None:

@@ -151,13 +151,28 @@ class Refusal:
 
 
 async def ticket_for_chat(session: AsyncSession, ticket_id: int, chat_id: int) -> Ticket | Refusal:
-    """The ticket, if `chat_id` is the enrolled chat of its current association."""
+    """The ticket, if `chat_id` is the enrolled chat of its current association; held until
+    the caller's transaction ends.
+
+    Held by an UPDATE that only matches while the ticket is still that association's: a
+    pass-on committed meanwhile (the timer, another instance) is seen, never overwritten
+    by a button pressed in the chat it just left.
+    """
     ticket = await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)])
     if ticket is None:
         return Refusal("gone")
     chat = await enrolled_chat(session, ticket.association_id) if ticket.association_id else None
     if chat is None or chat.chat_id != chat_id:
         return Refusal("not_yours")
+    held = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.association_id == ticket.association_id)
+        .values(association_id=ticket.association_id)
+        .execution_options(synchronize_session=False)
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        return Refusal("not_yours")
+    await session.refresh(ticket)
     return ticket
 
 

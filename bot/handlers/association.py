@@ -23,8 +23,16 @@ from bot.filters import OnLoop
 from bot.mailbox import MAX_REPLY
 from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
+from storage.models import Ticket
 from storage.routing import remember
-from storage.tickets import OPEN_STATUSES, Refusal, chat_locale, decide, reply_to_message, ticket_for_chat
+from storage.tickets import (
+    OPEN_STATUSES,
+    Refusal,
+    chat_locale,
+    decide,
+    reply_to_message,
+    ticket_for_chat,
+)
 
 NOTICE_DATA = re.compile(r"^t:([adpr]):(\d{1,12})$")
 REFUSALS = {"not_yours": texts.NOTICE_NOT_YOURS, "already_done": texts.NOTICE_ALREADY, "gone": texts.REQUEST_GONE}
@@ -105,12 +113,16 @@ def build_router() -> Router:
         async with runtime.db.begin() as session:
             locale = await chat_locale(session, message.chat.id) or runtime.settings.default_locale
             tr = runtime.catalogs.get(locale)
+            ticket: Ticket | Refusal | None = None
             if not fits(message.text, MAX_REPLY):  # refused whole, never cut: the person must read all of it
                 answer = tr.gettext(texts.REPLY_TOO_LONG).format(length=utf16_len(message.text), limit=MAX_REPLY)
             else:
                 ticket = await reply_to_message(session, message.chat.id, replied.message_id, message.text)
                 answer = tr.gettext(REFUSALS[ticket.reason] if isinstance(ticket, Refusal) else texts.REPLY_SAVED)
-        await message.reply(escape(answer))
+        sent = await message.reply(escape(answer))
+        if isinstance(ticket, Ticket):  # a reply to the confirmation goes on the same thread
+            async with runtime.db.begin() as session:
+                remember(session, message.chat.id, sent.message_id, ticket.id, tr.locale)
 
     return router
 
