@@ -17,7 +17,7 @@ from contextlib import suppress
 from html import escape
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat
 from sqlalchemy import select
 
 from bot import alerts, handoff, texts
@@ -131,8 +131,8 @@ async def _clear(bot: Bot, row: GroupMessage, runtime: Runtime) -> bool:
                 return True
         neutral = escape(runtime.catalogs.get(row.locale).gettext(texts.GROUP_PURGED))
         await bot.edit_message_text(chat_id=row.chat_id, message_id=row.message_id, text=neutral)
-    except (TelegramBadRequest, TelegramForbiddenError):
-        pass  # deleted or blanked already, or the bot is no longer in that chat
+    except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat):
+        pass  # deleted or blanked already, the bot is no longer in that chat, or the group became a supergroup
     except TelegramAPIError as exc:
         log.warning("could not clear a message of a deleted ticket (%s); trying again later", type(exc).__name__)
         return False

@@ -1556,13 +1556,18 @@ class FakeTelegram:
             raise bad_request("chat not found")
         return state
 
-    def _target(self, params: JSON) -> ChatState:
-        """The chat a message is sent to: known, and the user has not blocked the bot."""
-        chat = self._chat(params.get("chat_id"))
+    @staticmethod
+    def _not_migrated(chat: ChatState) -> ChatState:
+        """A group upgraded to a supergroup takes no more calls: Telegram points to the new id."""
         if chat.migrated_to is not None:
             raise TelegramError(
                 400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=chat.migrated_to
             )
+        return chat
+
+    def _target(self, params: JSON) -> ChatState:
+        """The chat a message is sent to: known, and the user has not blocked the bot."""
+        chat = self._not_migrated(self._chat(params.get("chat_id")))
         if chat.kicked:
             raise TelegramError(403, "Forbidden: bot was kicked from the group chat")
         if chat.blocked:
@@ -1707,7 +1712,7 @@ class FakeTelegram:
 
     def _bot_message(self, params: JSON, missing: str) -> tuple[ChatState, JSON]:
         """The bot's own message named by chat_id/message_id, or ``missing``."""
-        chat = self._chat(params.get("chat_id"))
+        chat = self._not_migrated(self._chat(params.get("chat_id")))
         message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
         if message is None or message.get("from", {}).get("id") != self._bot_from["id"]:
             raise bad_request(missing)
@@ -1801,7 +1806,7 @@ class FakeTelegram:
         return self._replace(chat, message, {"reply_markup": markup})
 
     def _delete_message(self, _spec: MethodSpec, params: JSON) -> bool:
-        chat = self._chat(params.get("chat_id"))
+        chat = self._not_migrated(self._chat(params.get("chat_id")))
         message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
         if message is None:
             raise bad_request("message to delete not found")
@@ -1811,7 +1816,7 @@ class FakeTelegram:
         return True
 
     def _delete_messages(self, _spec: MethodSpec, params: JSON) -> bool:
-        chat = self._chat(params.get("chat_id"))
+        chat = self._not_migrated(self._chat(params.get("chat_id")))
         ids = params.get("message_ids")
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
             raise bad_request("message_ids must contain 1-100 message identifiers")

@@ -180,3 +180,20 @@ async def test_a_staff_reply_to_the_bots_confirmation_reaches_the_same_mailbox(s
     assert "Réponse enregistrée" in staff.last()["text"], staff.last()["text"]
     box = await mailbox(person)
     assert "nous pouvons vous recevoir" in box and "jeudi à 14 h" in box
+
+
+async def test_messages_left_in_a_group_that_became_a_supergroup_are_not_retried_forever(stack: Stack) -> None:
+    """After a migration the old group takes no call: its messages are out of the bot's reach
+    (the supergroup keeps the history), so clearing them is done, not retried every run."""
+    from bot.jobs import clear_group_messages, purge_expired
+
+    directory = await enrolled_directory(stack)
+    await consent_and_send(stack.user(39_001))
+    await wait_notice(stack, directory, "test-paris")
+    stack.fake.migrate_chat(PARIS, SUPERGROUP)
+    async with stack.app.runtime.db.begin() as session:
+        await session.execute(update(Ticket).values(created_at=dt.datetime(2000, 1, 1)))
+    assert await purge_expired(stack.app.runtime) == 1
+    assert await clear_group_messages(stack.app.runtime, stack.app.bot) == 1
+    assert await clear_group_messages(stack.app.runtime, stack.app.bot) == 0, "nothing is left to retry"
+    assert "could not clear" not in stack.logs.getvalue()
