@@ -1,0 +1,138 @@
+"""Issue 11's promises to the person, attacked: as a frightened person on a shared phone
+would (a capitalised /Exit, /start again at once after leaving), as an attacker would
+(forged page numbers, crafted staff replies), and with Telegram failing. Both backends,
+through the real stack and the fake Bot API."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import handoff
+from dialogs.i18n import Catalogs
+from tests.conftest import Stack
+from tests.fake_telegram import FakeUser
+from tests.handoff_fixtures import enrolled_directory
+from tests.test_erasure import theirs
+from tests.test_mailbox import accepted_ticket
+from tests.test_quick_exit import NEUTRAL, apologies, exit_finished, left_in_chat
+from tests.test_screens import plain, walk_in_danger_in
+from tests.walks import walk_to_consent
+
+CATALOGS = Catalogs()
+
+
+@pytest.mark.parametrize("typed", ["/Exit", "/EXIT", "/exit@passerelle_test_bot"])
+async def test_a_capitalised_exit_still_leaves(stack: Stack, typed: str) -> None:
+    """Phone keyboards capitalise the first letter: "/Exit" must leave, not say "unknown"."""
+    user = stack.user()
+    await walk_to_consent(user)
+    await user.send(typed)
+    left = await exit_finished(stack, user)
+    assert [m.get("text") for m in left] == [NEUTRAL], [m.get("text") for m in left]
+    assert await stack.state.count() == 0
+    assert stack.fake.refused == []
+
+
+async def test_start_again_at_once_after_an_exit_keeps_the_new_screen(stack: Stack) -> None:
+    """The neutral line waits for a 429; meanwhile the person starts again. The new
+    conversation's screen is not of the conversation that was left: it stays."""
+    user = stack.user()
+    await walk_to_consent(user)
+    stack.fake.fail_next("sendMessage", error_code=429, retry_after=1)  # the neutral line waits
+    await user.press("✖ Quitter")
+    await user.send("/start")
+    welcome = user.last()
+    assert "J'ai compris" in [label for label, _ in user.buttons(welcome)]
+    left = await exit_finished(stack, user)
+    texts = [m.get("text") for m in left]
+    assert NEUTRAL in texts
+    assert welcome["message_id"] in [m["message_id"] for m in left], f"the new screen was deleted: {texts}"
+    assert theirs(stack, user) == []
+    await user.press("J'ai compris", message_id=welcome["message_id"])
+    assert "en sécurité" in user.chat_state.messages[welcome["message_id"]]["text"], "the new conversation goes on"
+    assert apologies(user) == []
+
+
+@pytest.mark.parametrize("data", ["m:page:-1", "m:page:abc", "m:page:99999999999", "m:page:", "m:page:1\n"])
+async def test_forged_page_numbers_are_refused_or_clamped(stack: Stack, data: str) -> None:
+    user, staff, prompt, _code = await accepted_ticket(stack)
+    await staff.send("Bonjour, nous sommes là.", reply_to_message=prompt)
+    await user.press("Voir les réponses")
+    screen = user.last()
+    await user.press_data(data, screen["message_id"])
+    assert "Bonjour, nous sommes là." in user.last()["text"] or user.last()["message_id"] == screen["message_id"]
+    assert apologies(user) == []
+    assert stack.fake.unanswered_callback_queries() == []
+    assert stack.fake.refused == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<b>gras</b> &amp; <a href='tg://user?id=1'>lien</a> </i>",
+        "\u202eRTL \u200f\u0645\u0631\u062d\u0628\u0627\u200e \u200b\u200c\u200d\ufeff" * 100,
+        "😀" * 1750,
+    ],
+    ids=["html-like", "rtl-zero-width", "emoji-at-the-limit"],
+)
+async def test_crafted_staff_replies_are_shown_as_typed(stack: Stack, body: str) -> None:
+    user, staff, prompt, _code = await accepted_ticket(stack)
+    await staff.send(body, reply_to_message=prompt)
+    await user.press("Voir les réponses")
+    shown = "".join(user.last()["text"] for _ in [0])
+    assert body.strip()[:40] in shown, shown[:200]
+    assert apologies(user) == []
+    assert stack.fake.refused == []
+
+
+@pytest.mark.parametrize("locale", ["ar", "zh_Hans", "pcm"])
+async def test_consent_shows_every_notice_field_in_more_languages(stack: Stack, locale: str) -> None:
+    directory = await enrolled_directory(stack)
+    code = {"zh_Hans": "zh-hans"}.get(locale, locale)
+    user = stack.user(32_001, language_code=code)
+    await walk_in_danger_in(user, locale)
+    consent = user.last()["text"]
+    engine = stack.app.runtime.engine
+    state_answers = await _answers_on_consent(stack, user, locale)
+    shown = handoff.consent_lines(engine, state_answers, CATALOGS.get(locale))
+    for what, line in shown.items():
+        assert plain(line) in consent, f"{locale}: {what!r} ({line!r}) is not on the consent screen"
+    assert {"safe", "language", "interpreter"} <= set(shown), sorted(shown)
+    assert directory is not None and stack.fake.refused == []
+
+
+async def _answers_on_consent(stack: Stack, user: FakeUser, locale: str) -> dict[str, object]:
+    """The coded answers the consent screen was built from (sent, then read back)."""
+    from sqlalchemy import select
+
+    from storage.models import Ticket
+
+    await user.press(CATALOGS.get(locale).gettext("Oui, envoyer"))
+    async with stack.app.runtime.db() as session:
+        ticket = (await session.scalars(select(Ticket))).one()
+    return dict(ticket.answers)
+
+
+async def test_a_message_sent_while_telegram_fails_is_still_deleted(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    stack.fake.fail_next("sendMessage", error_code=500, times=3)
+    stack.fake.fail_next("editMessageText", error_code=500, times=3)
+    stack.fake.fail_next("deleteMessage", error_code=502)
+    await user.send("Aminata 0612345678 hotel Ibis")
+    await stack.deletions_done()
+    assert theirs(stack, user) == [], "typed words stay on the phone"
+
+
+async def test_an_album_and_a_forwarded_message_are_deleted(stack: Stack) -> None:
+    user = stack.user()
+    await user.send("/start")
+    photo = {"photo": [{"file_id": "p", "file_unique_id": "u", "width": 1, "height": 1}]}
+    for index in range(3):
+        await user.send_message(**photo, media_group_id="42", caption="Aminata" if index == 0 else None)
+    await user.send_message(
+        text="Aminata 0612345678", forward_origin={"type": "hidden_user", "sender_user_name": "Aminata", "date": 1}
+    )
+    assert theirs(stack, user) == []
+    assert len(left_in_chat(stack.fake, user)) <= 2, [m.get("text") for m in left_in_chat(stack.fake, user)]
+    assert stack.fake.refused == []
