@@ -136,3 +136,54 @@ async def test_an_album_and_a_forwarded_message_are_deleted(stack: Stack) -> Non
     assert theirs(stack, user) == []
     assert len(left_in_chat(stack.fake, user)) <= 2, [m.get("text") for m in left_in_chat(stack.fake, user)]
     assert stack.fake.refused == []
+
+
+async def test_forget_then_exit_still_deletes_the_conversation(stack: Stack) -> None:
+    """/forget clears what the bot keeps; a quick exit right after must still reach the
+    screens that showed the code and the answers."""
+    await enrolled_directory(stack)
+    user = stack.user()
+    await walk_to_consent(user)
+    await user.press("Oui, envoyer")
+    assert "Votre code" in user.last()["text"]
+    await user.send("/forget")
+    await user.send("/exit")
+    left = await exit_finished(stack, user)
+    assert [m.get("text") for m in left] == [NEUTRAL], [m.get("text", "")[:60] for m in left]
+    assert stack.fake.refused == []
+
+
+async def test_exit_pressed_during_a_handoff(stack: Stack) -> None:
+    """"Send" then "Leave" at once, the code screen slow to come: the exit waits its turn
+    (one person's updates are applied one after the other) and deletes the code screen too."""
+    await enrolled_directory(stack)
+    user = stack.user()
+    await walk_to_consent(user)
+    consent = user.last()
+    send = [data for label, data in user.buttons(consent) if label == "Oui, envoyer"][0]
+    stack.fake.delay_next("editMessageText", 0.5)
+    first = stack.fake.push({"callback_query": stack.fake.new_callback_query(user.user, consent, send)})
+    second = stack.fake.push({"callback_query": stack.fake.new_callback_query(user.user, consent, "x")})
+    await stack.fake.processed(first["update_id"])
+    await stack.fake.processed(second["update_id"])
+    left = await exit_finished(stack, user)
+    assert [m.get("text") for m in left] == [NEUTRAL]
+    assert apologies(user) == [] and await stack.state.count() == 0
+    assert stack.fake.unanswered_callback_queries() == []
+    assert stack.fake.refused == []
+
+
+async def test_logs_carry_no_id_nor_typed_words_when_telegram_fails(stack: Stack) -> None:
+    user = stack.user(123_456_789)
+    await user.send("/start")
+    stack.fake.fail_next("sendMessage", error_code=500, times=2)
+    stack.fake.fail_next("deleteMessage", error_code=429, retry_after=1)
+    await user.send("Aminata 0612345678")
+    stack.fake.fail_next("deleteMessages", error_code=403, description="Forbidden: bot was blocked by the user")
+    stack.fake.drop_next("editMessageText")
+    await user.send("/exit")
+    await stack.deletions_done()
+    logs = stack.logs.getvalue()
+    assert logs, "something was logged"
+    for secret in ("123456789", "Aminata", "0612345678"):
+        assert secret not in logs, f"{secret!r} in the logs"
