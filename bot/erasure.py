@@ -56,13 +56,14 @@ class ExitPlan:
         return cls(spans, tuple(dict.fromkeys(screens)), max(session.newest() or 0, seen), neutral, at)
 
     def to_delete(self, now: int) -> list[int]:
-        """Ids worth asking Telegram to delete: from the first span not past 48 hours to the
-        newest id known, and the bot messages whose age the spans cannot tell."""
+        """Ids worth asking Telegram to delete: from the first span not past 48 hours, or from
+        an earlier bot message whose age the spans cannot tell (a screen pressed after the
+        state expired: what follows it is of this chat too), to the newest id known."""
         spans = [list(s) for s in self.spans]
         first = first_deletable(spans, now)
-        ids = list(range(first, self.newest + 1)) if first is not None else []
         unknown = [s for s in self.screens if reach(spans, s, now) == "unknown" and (first is None or s < first)]
-        return sorted(unknown) + ids
+        start = min([*unknown, *([] if first is None else [first])], default=None)
+        return list(range(start, self.newest + 1)) if start is not None else []
 
 
 class Erasures:
