@@ -218,3 +218,56 @@ async def test_typed_exit_after_the_state_expired_reaches_the_day_before(stack: 
     await user.send("/exit")
     left = await exit_finished(stack, user)
     assert [m.get("text") for m in left] == [NEUTRAL], [m.get("text", "")[:50] for m in left]
+
+
+async def test_every_screen_has_emergency_and_exit(stack: Stack) -> None:
+    """Picker, every script screen, consent, handoff, mailbox, compose, emergency, a page."""
+    seen: list[str] = []
+
+    def check() -> None:
+        screen = user.last()
+        labels = [label for label, _ in user.buttons(screen)]
+        seen.append(screen["text"][:30])
+        assert "🆘 Urgence" in labels and "✖ Quitter" in labels, (screen["text"][:80], labels)
+
+    await enrolled_directory(stack)
+    user = stack.user(language_code="tlh")
+    await user.send("/start")
+    check()  # the picker
+    await user.press("Français")
+    for action in ("J'ai compris", "Oui, je suis en sécurité", "18 ans ou plus", "Me soigner", "Valider"):
+        check()
+        await user.press(action)
+    check()
+    await user.press("Continuer") if "Continuer" in [label for label, _ in user.buttons()] else None
+    check()
+    await user.send("75011")
+    check()
+    await user.press("Ils me laissent un message ici")
+    check()
+    await user.press("Oui")
+    check()  # consent
+    await user.press("Oui, envoyer")
+    check()  # handoff
+    await user.press("Voir les réponses")
+    check()  # mailbox
+    await user.press("🆘 Urgence")
+    check()  # emergency
+    await user.press("Retour")
+    check()
+    await user.send("/language")
+    check()
+    assert len(seen) >= 14
+    assert stack.fake.refused == []
+
+
+async def test_the_compose_screen_has_emergency_and_exit(stack: Stack) -> None:
+    user, _staff, _prompt, _code = await accepted_ticket(stack)
+    await user.press("Voir les réponses")
+    await user.press("Répondre")
+    labels = [label for label, _ in user.buttons()]
+    assert "🆘 Urgence" in labels and "✖ Quitter" in labels, labels
+    await user.press("✖ Quitter")
+    left = await exit_finished(stack, user)
+    assert [m.get("text") for m in left] == [NEUTRAL]
+    assert stack.fake.refused == []
