@@ -13,7 +13,8 @@ import secrets
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
 MAX_TYPED = 40
-_SEPARATORS = re.compile(r"[\s\-–—_.]")
+_SEPARATORS = re.compile(r"[\s\-–—_.\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Besides spaces and dashes, the invisible marks right-to-left keyboards and isolates put in a code."""
 
 
 def generate(groups: int, group_length: int) -> str:

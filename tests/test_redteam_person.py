@@ -12,7 +12,9 @@ from dialogs.i18n import Catalogs
 from tests.conftest import Stack
 from tests.fake_telegram import FakeUser
 from tests.handoff_fixtures import enrolled_directory
+from tests.test_association_side import relay, wait_relays
 from tests.test_erasure import theirs
+from tests.test_handoff import consent_and_send, wait_notice
 from tests.test_mailbox import accepted_ticket
 from tests.test_quick_exit import NEUTRAL, apologies, exit_finished, left_in_chat
 from tests.test_screens import plain, walk_in_danger_in
@@ -270,4 +272,27 @@ async def test_the_compose_screen_has_emergency_and_exit(stack: Stack) -> None:
     await user.press("✖ Quitter")
     left = await exit_finished(stack, user)
     assert [m.get("text") for m in left] == [NEUTRAL]
+    assert stack.fake.refused == []
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u200b", "\u2069\u2068", "\ufeff"])
+async def test_a_code_with_invisible_marks_is_masked_in_a_relay_and_still_opens(stack: Stack, mark: str) -> None:
+    """Keyboards for right-to-left languages slip direction marks into Latin runs; a code
+    copied from an Arabic screen carries isolates. The code must still never reach a group,
+    and must still open the mailbox when typed."""
+    directory = await enrolled_directory(stack)
+    user = stack.user()
+    code = await consent_and_send(user)
+    await wait_notice(stack, directory, "test-paris")
+    await directory.staff["test-paris"].press("Accepter")
+    spelled = mark.join(code.split("-"))
+    await relay(user, f"Mon code est {spelled}, appelez-moi")
+    staff = directory.staff["test-paris"]
+    [relayed] = await wait_relays(stack, staff, 1)
+    compact = code.replace("-", "")
+    assert compact not in "".join(ch for ch in relayed["text"] if ch.isalnum()), relayed["text"]
+    other = stack.user(33_001)
+    await other.send("/start")
+    await other.send(f"\u2068{spelled}\u2069")
+    assert "Votre code" in other.last()["text"], other.last()["text"][:120]
     assert stack.fake.refused == []
