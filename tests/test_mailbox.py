@@ -60,6 +60,7 @@ async def test_three_long_replies_are_all_readable(stack: Stack) -> None:
     assert not any("Désolé" in text for text in user.texts())
     assert stack.fake.refused == []
     await user.send("/exit")
+    await stack.deletions_done()  # the deletion runs in the background (bot.erasure)
     assert not any("réponse 0" in text for text in user.texts()), "the quick exit deletes the mailbox too"
 
 
