@@ -599,10 +599,13 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
 
 
 async def forget(turn: Turn) -> None:
-    """Clear the state, and delete the ticket it held."""
-    tr = turn.tr
+    """Clear the state, and delete the ticket it held. Only the message ids are kept: a
+    quick exit afterwards must still reach the screens that showed the code and the answers."""
     if turn.session.ticket is not None:
         async with turn.runtime.db.begin() as session:
             await delete_ticket(session, turn.session.ticket)
-    turn.session = Session()
-    await turn.bot.send_message(chat_id=turn.chat_id, text=escape(tr.gettext(texts.FORGOTTEN)))
+    await say(turn, texts.FORGOTTEN)
+    old = turn.session
+    turn.session = Session(spans=old.spans, old_screens=old.old_screens)
+    if old.screen_message is not None:
+        turn.session.remember(old.screen_message)

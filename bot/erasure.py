@@ -57,13 +57,14 @@ class ExitPlan:
         return cls(spans, tuple(dict.fromkeys(screens)), max(session.newest() or 0, seen), neutral, at)
 
     def to_delete(self, now: int) -> list[int]:
-        """Ids worth asking Telegram to delete: from the first span not past 48 hours to the
-        newest id known, and the bot messages whose age the spans cannot tell."""
+        """Ids worth asking Telegram to delete: from the first span not past 48 hours, or from
+        an earlier bot message whose age the spans cannot tell (a screen pressed after the
+        state expired: what follows it is of this chat too), to the newest id known."""
         spans = [list(s) for s in self.spans]
         first = first_deletable(spans, now)
-        ids = list(range(first, self.newest + 1)) if first is not None else []
         unknown = [s for s in self.screens if reach(spans, s, now) == "unknown" and (first is None or s < first)]
-        return sorted(unknown) + ids
+        start = min([*unknown, *([] if first is None else [first])], default=None)
+        return list(range(start, self.newest + 1)) if start is not None else []
 
 
 class Erasures:
@@ -74,6 +75,8 @@ class Erasures:
         self._tasks: set[asyncio.Task[None]] = set()
         self._exits: dict[int, asyncio.Task[None]] = {}
         """Chat id -> its quick exit under way (memory only): a second exit sends no second line."""
+        self._begun: dict[int, int] = {}
+        """Chat id -> the first message of a conversation started while its exit was under way."""
 
     @property
     def pending(self) -> int:
@@ -86,7 +89,13 @@ class Erasures:
         task = self._spawn(self._exit(bot, chat_id, plan, neutral=not joining))
         if not joining:
             self._exits[chat_id] = task
-            task.add_done_callback(lambda _done: self._exits.pop(chat_id, None))
+            task.add_done_callback(lambda _done: (self._exits.pop(chat_id, None), self._begun.pop(chat_id, None)))
+
+    def began(self, chat_id: int, message_id: int) -> None:
+        """The person started again at `message_id` while the exit was still deleting: what
+        follows is the new conversation's, and the exit stops below it."""
+        if chat_id in self._exits:
+            self._begun[chat_id] = min(message_id, self._begun.get(chat_id, message_id))
 
     def delete_later(self, bot: Bot, chat_id: int, message_ids: list[int]) -> None:
         """Delete these messages once Telegram lets us (after a 429, a 5xx, a lost connection)."""
@@ -152,7 +161,8 @@ class Erasures:
             if isinstance(outcome, BaseException):
                 raise outcome
         if isinstance(line, Message):  # what was sent after the newest id known, and never heard back about
-            await self._delete(bot, chat_id, list(range(plan.newest + 1, line.message_id)), until)
+            end = min(line.message_id, self._begun.get(chat_id, line.message_id))
+            await self._delete(bot, chat_id, list(range(plan.newest + 1, end)), until)
 
     async def _delete(self, bot: Bot, chat_id: int, ids: list[int], until: float) -> None:
         """deleteMessages skips what is gone or too old: a batch either goes or is refused whole."""

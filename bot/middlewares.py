@@ -76,8 +76,11 @@ class TurnMiddleware(BaseMiddleware):
             finally:
                 if turn.leaving is not None:  # the state is reset first; then the deletion, which covers this message
                     self.runtime.erasures.quick_exit(turn.bot, turn.chat_id, turn.leaving)
-                elif sent is not None:
-                    await conversation.erase(turn, sent)
+                else:
+                    if turn.session.spans:  # started again while an exit still deletes: it spares this
+                        self.runtime.erasures.began(turn.chat_id, turn.session.spans[0][0])
+                    if sent is not None:
+                        await conversation.erase(turn, sent)
 
 
 def sent_by_the_person(event: TelegramObject) -> int | None:

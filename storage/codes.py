@@ -13,13 +13,14 @@ import secrets
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
 MAX_TYPED = 40
-_SEPARATORS = re.compile(r"[\s\-–—_.]")
+_SEPARATORS = re.compile(r"[\s\-–—_.\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Besides spaces and dashes, the invisible marks right-to-left keyboards and isolates put in a code."""
 LOOK_ALIKES = {
     "A": "АΑ", "B": "ВΒ", "C": "С", "E": "ЕΕ", "H": "НΗ", "K": "КΚ", "M": "МΜ",
     "N": "Ν", "P": "РΡ", "T": "ТΤ", "X": "ХΧ", "Y": "УΥ", "Z": "Ζ", "3": "З",
 }
 """Cyrillic and Greek letters that read as a code's symbol: a Cyrillic keyboard types them."""
-_HIDDEN_SEPARATORS = "[\\s\\-–—_.\uff0d\u00ad\u200b\u200c\u200d\u2060\ufeff]*"
+_HIDDEN_SEPARATORS = "[\\s\\-–—_.\uff0d\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*"
 """Separators, full-width dash, and the invisible characters a paste may carry."""
 
 

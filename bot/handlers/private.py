@@ -47,24 +47,24 @@ def build_router() -> Router:
     async def on_text(message: Message, turn: Turn) -> None:
         await conversation.typed(turn, message.text or "")
 
-    @router.message(CommandStart())
+    @router.message(CommandStart(ignore_case=True))  # phones capitalise: "/Start", "/Exit"
     async def on_start(message: Message, turn: Turn) -> None:
         await conversation.start(turn)
 
-    @router.message(Command("language"))
+    @router.message(Command("language", ignore_case=True))
     async def on_language(message: Message, turn: Turn) -> None:
         await conversation.show_picker(turn)
 
-    @router.message(Command("help"))
+    @router.message(Command("help", ignore_case=True))
     async def on_help(message: Message, turn: Turn) -> None:
         await conversation.say(turn, texts.HELP)
         await conversation.show_current(turn)
 
-    @router.message(Command("exit"))
+    @router.message(Command("exit", ignore_case=True))
     async def on_exit(message: Message, turn: Turn) -> None:
         await conversation.quick_exit(turn, message.message_id)
 
-    @router.message(Command("forget"))
+    @router.message(Command("forget", ignore_case=True))
     async def on_forget(message: Message, turn: Turn) -> None:
         await conversation.forget(turn)
 
