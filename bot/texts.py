@@ -47,7 +47,7 @@ HELP = N_(
 
 # After a quick exit: one neutral line, nothing that says what the chat was about.
 NEUTRAL = N_("Bonne journée ☀️")
-FORGOTTEN = N_("C'est fait : le bot ne garde plus rien de cette conversation.")
+FORGOTTEN = N_("C'est fait : vos réponses et votre demande sont effacées. Pour effacer aussi ces messages, tapez /exit.")
 
 # Answers to what the bot cannot use. Nothing the person sent is kept, and it is deleted from the chat.
 MEDIA = N_(

@@ -106,7 +106,7 @@ async def test_forget_clears_the_state(stack: Stack) -> None:
     held = await stack.state.dump()  # only the message ids a quick exit needs (test_redteam_person)
     for key in ('"l"', '"s"', '"t"', '"m"'):  # no language, no step nor answers, no code, no screen
         assert key not in held, held
-    assert "ne garde plus rien" in user.last()["text"]
+    assert "vos réponses et votre demande sont effacées" in user.last()["text"]
 
 
 async def test_blocking_the_bot_clears_the_state(stack: Stack) -> None:
