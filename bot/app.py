@@ -109,7 +109,9 @@ async def check_telegram(bot: Bot, settings: Settings) -> None:
     try:
         await bot.get_me()
     except TelegramUnauthorizedError:
-        raise ConfigError("BOT_TOKEN was refused by the Bot API (Unauthorized): copy it again from @BotFather") from None
+        raise ConfigError(
+            "BOT_TOKEN was refused by the Bot API (Unauthorized): copy it again from @BotFather"
+        ) from None
     except (TelegramNetworkError, TelegramNotFound) as exc:
         if settings.bot_api_url:
             raise ConfigError(
@@ -188,7 +190,9 @@ class App:
         try:
             await set_menus(self.bot, self.runtime)
         except TelegramAPIError as exc:  # cosmetic: the conversation works without them
-            log.warning("could not set the command menus (%s); they are set again at the next approval", type(exc).__name__)
+            log.warning(
+                "could not set the command menus (%s); they are set again at the next approval", type(exc).__name__
+            )
         self.sender.start()
         timers = [
             asyncio.create_task(maintenance(self.runtime, self.bot, maintenance_every or 600.0), name="maintenance"),
@@ -233,4 +237,3 @@ class App:
         await self.bot.session.close()
         await self.dispatcher.storage.close()
         await self.database.dispose()
-

@@ -88,7 +88,9 @@ def _run(*, webhook: bool = False) -> int:
     if webhook or settings.webhook_url:
         settings.require_webhook()
     if not settings.require_approval:
-        print("passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr)
+        print(
+            "passerelle: REQUIRE_APPROVAL=false is for development; `run` serves approved content only", file=sys.stderr
+        )
         object.__setattr__(settings, "require_approval", True)
     from bot.logs import setup_logging
     from bot.serve import run

@@ -123,7 +123,11 @@ async def _approve(db: async_sessionmaker[AsyncSession], args: argparse.Namespac
             print(f"passerelle: {problem}", file=sys.stderr)
         print("passerelle: nothing was approved: fix the problems above first", file=sys.stderr)
         return 1
-    wanted = sorted(version.catalogues) if args.lang == "all" else [loc.strip() for loc in args.lang.split(",") if loc.strip()]
+    wanted = (
+        sorted(version.catalogues)
+        if args.lang == "all"
+        else [loc.strip() for loc in args.lang.split(",") if loc.strip()]
+    )
     unknown = [loc for loc in wanted if loc not in version.catalogues]
     if unknown:
         print(f"passerelle: no catalogue for {', '.join(unknown)}; nothing was approved", file=sys.stderr)
@@ -132,16 +136,22 @@ async def _approve(db: async_sessionmaker[AsyncSession], args: argparse.Namespac
     at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     record = read_record(args.record)
     async with db.begin() as session:
-        if await approvals.approve(session, script.script.id, approvals.SCRIPT, script.digest, version.source, args.by, args.note):
+        if await approvals.approve(
+            session, script.script.id, approvals.SCRIPT, script.digest, version.source, args.by, args.note
+        ):
             print(f"{script.script.id} script {script.version}: approved")
             record.script[script.script.id] = Entry(script.digest, args.by, at, args.note)
         else:
             print(f"{script.script.id} script {script.version}: already approved, nothing to do")
         for locale in wanted:
             catalogue = version.catalogues[locale]
-            if await approvals.approve(session, script.script.id, locale, catalogue.digest, po_text(locale), args.by, args.note):
+            if await approvals.approve(
+                session, script.script.id, locale, catalogue.digest, po_text(locale), args.by, args.note
+            ):
                 print(f"{locale} catalogue {catalogue.digest[:8]}: approved")
-                record.catalogues.setdefault(script.script.id, {})[locale] = Entry(catalogue.digest, args.by, at, args.note)
+                record.catalogues.setdefault(script.script.id, {})[locale] = Entry(
+                    catalogue.digest, args.by, at, args.note
+                )
             else:
                 print(f"{locale} catalogue {catalogue.digest[:8]}: already approved, nothing to do")
     if script.script.id in record.script:
@@ -152,10 +162,15 @@ async def _approve(db: async_sessionmaker[AsyncSession], args: argparse.Namespac
 async def _rollback(db: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> int:
     subject = args.lang or approvals.SCRIPT
     async with db.begin() as session:
-        events = [e for e in await approvals.history(session, args.script) if e.subject == subject and e.action == "approve"]
+        events = [
+            e for e in await approvals.history(session, args.script) if e.subject == subject and e.action == "approve"
+        ]
         matches = {e.digest for e in events if e.digest.startswith(args.to)}
         if len(matches) != 1:
-            print(f"passerelle: {args.to} names {len(matches)} approved versions of {args.script}/{subject}", file=sys.stderr)
+            print(
+                f"passerelle: {args.to} names {len(matches)} approved versions of {args.script}/{subject}",
+                file=sys.stderr,
+            )
             return 1
         digest = matches.pop()
         await approvals.rollback(session, args.script, subject, digest, args.by, args.note)

@@ -34,9 +34,22 @@ def run(args: argparse.Namespace) -> int:
     action = args.translations_action
     if action == "extract":
         _babel(
-            "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_", "-k", "NP_:1,2", "-c", "TRANSLATORS:",
-            "--sort-by-file", "--no-location", "--project=Passerelle", "--copyright-holder=Passerelle contributors",
-            "-o", str(TEMPLATE), str(ROOT),
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-k",
+            "NP_:1,2",
+            "-c",
+            "TRANSLATORS:",
+            "--sort-by-file",
+            "--no-location",
+            "--project=Passerelle",
+            "--copyright-holder=Passerelle contributors",
+            "-o",
+            str(TEMPLATE),
+            str(ROOT),
         )
         print(f"wrote {TEMPLATE.relative_to(ROOT)}")
     elif action == "update":

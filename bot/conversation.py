@@ -175,7 +175,9 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None, *, prote
     """
     session = turn.session
     if turn.previewing:  # a moderator must never mistake a preview for what people see
-        rendered = Rendered.of(f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard])
+        rendered = Rendered.of(
+            f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard]
+        )
     fingerprint = rendered.fingerprint
     replaced = None
     if edit is not None and edit == session.screen_message and protect and not session.protected:
@@ -367,7 +369,11 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     departement = _departement(step.state)
     if turn.previewing:  # no ticket, no notice
         turn.session.state = step.state
-        await show(turn, render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"), edit)
+        await show(
+            turn,
+            render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"),
+            edit,
+        )
         return
     skip = await skipped(turn)
     match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)

@@ -100,7 +100,11 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     """Name, town and whatever public contact details the directory holds: nothing invented."""
     _ = tr.gettext
     lines = [f"<b>{escape(tr.isolate(candidate.name))}</b>", escape(tr.isolate(candidate.city))]
-    for label, value in ((texts.PHONE, candidate.phone), (texts.WEBSITE, candidate.website), (texts.HOURS, candidate.hours)):
+    for label, value in (
+        (texts.PHONE, candidate.phone),
+        (texts.WEBSITE, candidate.website),
+        (texts.HOURS, candidate.hours),
+    ):
         if value:
             lines.append(f"{escape(_(label))} {escape(tr.isolate(value))}")
     return "\n".join(lines)
@@ -162,7 +166,9 @@ def answer_text(line: SummaryLine, tr: Translator) -> str:
     return f"{escape(_(line.label))} : {escape(', '.join(values) or _(texts.NOT_GIVEN))}"
 
 
-def notice_lines(engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Translator, *, passed: bool) -> list[NoticeLine]:
+def notice_lines(
+    engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Translator, *, passed: bool
+) -> list[NoticeLine]:
     """The notice, line by line, in the association's language. Only coded answers and flags,
     and the ticket's reference: never the code, which would open the person's mailbox."""
     _ = tr.gettext

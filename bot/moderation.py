@@ -53,12 +53,20 @@ async def seed_from_record(session: AsyncSession, record_path: Path = RECORD, sc
     if version.script.digest != entry.digest:
         return 0
     note = f"release record ({entry.at}) {entry.note}".strip()
-    seeded = int(await approvals.approve(session, SCRIPT_ID, approvals.SCRIPT, entry.digest, version.source, entry.by, note))
+    seeded = int(
+        await approvals.approve(session, SCRIPT_ID, approvals.SCRIPT, entry.digest, version.source, entry.by, note)
+    )
     for locale, approved in record.catalogues.get(SCRIPT_ID, {}).items():
         catalogue = version.catalogues.get(locale)
         if catalogue is not None and catalogue.digest == approved.digest:
             seeded += await approvals.approve(
-                session, SCRIPT_ID, locale, approved.digest, po_text(locale), approved.by, f"release record ({approved.at})"
+                session,
+                SCRIPT_ID,
+                locale,
+                approved.digest,
+                po_text(locale),
+                approved.by,
+                f"release record ({approved.at})",
             )
     return seeded
 
@@ -91,7 +99,9 @@ async def latest_event(db: async_sessionmaker[AsyncSession]) -> int:
         return await approvals.latest_event_id(session)
 
 
-async def approved_version(db: async_sessionmaker[AsyncSession], script_id: str = SCRIPT_ID, digest: str | None = None) -> Version | None:
+async def approved_version(
+    db: async_sessionmaker[AsyncSession], script_id: str = SCRIPT_ID, digest: str | None = None
+) -> Version | None:
     """What people are served now (or an earlier approved script, by hash prefix), as a reviewable Version."""
     async with db() as session:
         served = await approvals.served(session, script_id)
@@ -122,7 +132,9 @@ def pending_changes(approved: Version | None, files: Version) -> list[Pending]:
     pending = []
     script_digest = files.script.digest
     if approved is None or approved.script.digest != script_digest:
-        pending.append(Pending(approvals.SCRIPT, script_digest, tuple(c for c in changes if not c.kind.startswith("translation"))))
+        pending.append(
+            Pending(approvals.SCRIPT, script_digest, tuple(c for c in changes if not c.kind.startswith("translation")))
+        )
     for locale, catalogue in sorted(files.catalogues.items()):
         current = approved.catalogues.get(locale) if approved is not None else None
         if current is None or current.digest != catalogue.digest:

@@ -76,7 +76,7 @@ def notice_buttons(ticket_id: int, tr: Translator) -> InlineKeyboardMarkup:
 
 
 def backoff(attempts: int) -> float:
-    return min(MAX_BACKOFF, 2.0 ** attempts)
+    return min(MAX_BACKOFF, 2.0**attempts)
 
 
 class Pacer:

@@ -72,7 +72,9 @@ class PseudonymousMemoryStorage(BaseStorage):
     each, on every write: memory stays bounded by the people active within the TTL.
     """
 
-    def __init__(self, key_builder: PseudonymKeyBuilder, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, key_builder: PseudonymKeyBuilder, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.key_builder = key_builder
         self.ttl = ttl
         self._clock = clock

@@ -82,11 +82,7 @@ def render_screen(
     if screen.text:
         parts.append(escape(_(screen.text)))
     rows = [
-        [
-            button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version))
-            for b in row
-        ]
-        for row in screen.rows
+        [button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version)) for b in row] for row in screen.rows
     ]
     rows.append(footer(tr, version))
     return Rendered.of("\n\n".join(parts), rows)

@@ -185,7 +185,10 @@ class LeanSession(AiohttpSession):
         """A bot default (parse mode, link previews) as sent, prepared once per bot."""
         known = self._defaults.get(value.name)
         if known is None or known[0] is not bot.default:
-            known = self._defaults[value.name] = (bot.default, self.prepare_value(value, bot=bot, files={}, _dumps_json=False))
+            known = self._defaults[value.name] = (
+                bot.default,
+                self.prepare_value(value, bot=bot, files={}, _dumps_json=False),
+            )
         return known[1]
 
     def result_of(self, bot: Bot, method: TelegramMethod[Any], status: int, content: bytes) -> Any:

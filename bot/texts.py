@@ -47,7 +47,9 @@ HELP = N_(
 
 # After a quick exit: one neutral line, nothing that says what the chat was about.
 NEUTRAL = N_("Bonne journée ☀️")
-FORGOTTEN = N_("C'est fait : vos réponses et votre demande sont effacées. Pour effacer aussi ces messages, tapez /exit.")
+FORGOTTEN = N_(
+    "C'est fait : vos réponses et votre demande sont effacées. Pour effacer aussi ces messages, tapez /exit."
+)
 
 # Answers to what the bot cannot use. Nothing the person sent is kept, and it is deleted from the chat.
 MEDIA = N_(
@@ -104,7 +106,9 @@ CANCEL = N_("Annuler")
 STATUS_QUEUED = N_("Votre demande part vers l'association : elle n'y est pas encore arrivée.")
 STATUS_SENT = N_("Votre demande est envoyée. L'association ne l'a pas encore acceptée.")
 STATUS_ACCEPTED = N_("L'association a accepté votre demande.")
-STATUS_DECLINED = N_("L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre.")
+STATUS_DECLINED = N_(
+    "L'association ne peut pas prendre votre demande. Vous pouvez recommencer pour en contacter une autre."
+)
 STATUS_PASSED_ON = N_("Votre demande a été transmise à une autre association.")
 STATUS_REROUTED = N_(
     "L'association choisie n'a pas pu être jointe. Votre demande a été transmise à une autre association."
@@ -179,8 +183,7 @@ ENROLL_GROUPS_ONLY = N_(
     "L'inscription se fait dans le groupe Telegram de l'équipe, pas dans une conversation privée ni dans un canal."
 )
 ENROLL_PUBLIC = N_(
-    "Ce groupe est public (il a un nom d'utilisateur) : les demandes n'y seront pas envoyées. "
-    "Utilisez un groupe privé."
+    "Ce groupe est public (il a un nom d'utilisateur) : les demandes n'y seront pas envoyées. Utilisez un groupe privé."
 )
 REQUEST_GONE = N_("Cette demande n'existe plus.")
 GROUP_PURGED = N_("Demande effacée.")

@@ -214,10 +214,7 @@ class Engine:
             rows = [(Button(o.label, Event("c", node.id, o.id)),) for o in node.options]
         elif node.kind == "multi":
             chosen = answers.get(node.store or "", [])
-            rows = [
-                (Button(o.label, Event("t", node.id, o.id), selected=o.code in chosen),)
-                for o in node.options
-            ]
+            rows = [(Button(o.label, Event("t", node.id, o.id), selected=o.code in chosen),) for o in node.options]
             rows.append((Button(node.continue_label or self.script.labels.done, Event("d", node.id)),))
         elif node.kind == "info" and node.next:
             rows = [(Button(node.continue_label or self.script.labels.next, Event("n", node.id)),)]

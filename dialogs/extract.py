@@ -40,7 +40,9 @@ def extract_script(
         yield from _walk(root, context="script", parent_key="", translator_note=None)
 
 
-def _walk(node: yaml.Node, context: str, parent_key: str, translator_note: str | None) -> Iterator[tuple[int, str | None, str, list[str]]]:
+def _walk(
+    node: yaml.Node, context: str, parent_key: str, translator_note: str | None
+) -> Iterator[tuple[int, str | None, str, list[str]]]:
     if isinstance(node, yaml.MappingNode):
         pairs = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
         node_id = pairs.get("id")
@@ -59,7 +61,9 @@ def _walk(node: yaml.Node, context: str, parent_key: str, translator_note: str |
                     comments.append(BUTTON_NOTE)
                 yield value.start_mark.line + 1, None, value.value.strip(), comments
             else:
-                yield from _walk(value, context, name, translator_note if name in ("options", "skip", "routes") else None)
+                yield from _walk(
+                    value, context, name, translator_note if name in ("options", "skip", "routes") else None
+                )
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _walk(item, context, parent_key, translator_note)

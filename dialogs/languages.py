@@ -9,7 +9,19 @@ from babel import Locale, UnknownLocaleError
 
 SOURCE_LOCALE = "fr"
 PEOPLE_LOCALES: tuple[str, ...] = (
-    "fr", "en", "ro", "bg", "zh_Hans", "es", "pt_BR", "ar", "ru", "uk", "hu", "sq", "pcm",
+    "fr",
+    "en",
+    "ro",
+    "bg",
+    "zh_Hans",
+    "es",
+    "pt_BR",
+    "ar",
+    "ru",
+    "uk",
+    "hu",
+    "sq",
+    "pcm",
 )
 """Every language a person may need (brief section 7), in the order the picker shows them."""
 

@@ -91,12 +91,16 @@ async def approve(
     return True
 
 
-async def reject(session: AsyncSession, script_id: str, subject: str, digest: str, moderator: str, note: str = "") -> None:
+async def reject(
+    session: AsyncSession, script_id: str, subject: str, digest: str, moderator: str, note: str = ""
+) -> None:
     """Kept for the audit; people keep seeing what they saw."""
     session.add(_event("reject", script_id, subject, digest, moderator, note))
 
 
-async def rollback(session: AsyncSession, script_id: str, subject: str, digest: str, moderator: str, note: str = "") -> bool:
+async def rollback(
+    session: AsyncSession, script_id: str, subject: str, digest: str, moderator: str, note: str = ""
+) -> bool:
     """Serve an earlier approved snapshot again. False when `digest` was never approved."""
     approved_before = await session.scalar(
         select(ModerationEvent.id).where(
@@ -126,6 +130,11 @@ async def latest_event_id(session: AsyncSession) -> int:
 
 def _event(action: str, script_id: str, subject: str, digest: str, moderator: str, note: str) -> ModerationEvent:
     return ModerationEvent(
-        action=action, script_id=script_id, subject=subject, digest=digest, moderator=moderator[:100], note=note,
+        action=action,
+        script_id=script_id,
+        subject=subject,
+        digest=digest,
+        moderator=moderator[:100],
+        note=note,
         created_at=now().replace(microsecond=0),
     )

@@ -16,8 +16,20 @@ MAX_TYPED = 40
 _SEPARATORS = re.compile(r"[\s\-–—_.\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 """Besides spaces and dashes, the invisible marks right-to-left keyboards and isolates put in a code."""
 LOOK_ALIKES = {
-    "A": "АΑ", "B": "ВΒ", "C": "С", "E": "ЕΕ", "H": "НΗ", "K": "КΚ", "M": "МΜ",
-    "N": "Ν", "P": "РΡ", "T": "ТΤ", "X": "ХΧ", "Y": "УΥ", "Z": "Ζ", "3": "З",
+    "A": "АΑ",
+    "B": "ВΒ",
+    "C": "С",
+    "E": "ЕΕ",
+    "H": "НΗ",
+    "K": "КΚ",
+    "M": "МΜ",
+    "N": "Ν",
+    "P": "РΡ",
+    "T": "ТΤ",
+    "X": "ХΧ",
+    "Y": "УΥ",
+    "Z": "Ζ",
+    "3": "З",
 }
 """Cyrillic and Greek letters that read as a code's symbol: a Cyrillic keyboard types them."""
 _HIDDEN_SEPARATORS = "[\\s\\-–—_.\uff0d\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*"

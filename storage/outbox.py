@@ -160,7 +160,7 @@ async def seconds_until_due(session: AsyncSession) -> float | None:
 
 
 async def health(session: AsyncSession, degraded_after: dt.timedelta) -> str:
-    """"degraded" when a pending message is older than `degraded_after` (held ones wait on
+    """ "degraded" when a pending message is older than `degraded_after` (held ones wait on
     purpose) or one was given up in the last 24 hours; else "ok"."""
     moment = now()
     old = await session.scalar(

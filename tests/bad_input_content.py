@@ -6,7 +6,9 @@ from typing import Any
 
 FILE = {"file_id": "AgAD", "file_unique_id": "AQAD"}
 CONTENT: dict[str, dict[str, Any]] = {
-    "sticker": {"sticker": {**FILE, "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False}},
+    "sticker": {
+        "sticker": {**FILE, "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False}
+    },
     "photo": {"photo": [{**FILE, "width": 90, "height": 90}]},
     "voice": {"voice": {**FILE, "duration": 3}},
     "video": {"video": {**FILE, "width": 1, "height": 1, "duration": 1}},

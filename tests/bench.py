@@ -63,8 +63,13 @@ class Figures:
 
 async def spawn(module: str, *args: str, cpu: int | None) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "LOG_LEVEL": "WARNING"},
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
     )
     if cpu is not None:
         os.sched_setaffinity(process.pid, {cpu})
@@ -94,12 +99,30 @@ async def measure(mode: str, args: argparse.Namespace) -> Figures:
         address = await line_of(fake, 60)
         bot = await spawn("tests.bench_bot", mode, address["base_url"], cpu=bot_cpu)
         driver = await spawn(
-            "tests.bench_driver", mode, str(address["control_port"]), str(bot.pid), str(fake.pid),
-            str(args.users), str(args.seconds), str(args.people), str(args.pace_seconds), cpu=harness_cpu,
+            "tests.bench_driver",
+            mode,
+            str(address["control_port"]),
+            str(bot.pid),
+            str(fake.pid),
+            str(args.users),
+            str(args.seconds),
+            str(args.people),
+            str(args.pace_seconds),
+            cpu=harness_cpu,
         )
         result = await line_of(driver, 120 + args.seconds + args.pace_seconds)
-        for name in ("steps_per_s", "cpu_ms_per_step", "paced_cpu_ms_per_step", "p50_ms", "p99_ms", "max_ms",
-                     "peak_kib", "fake_cpu_ms_per_step", "driver_cpu_ms_per_step", "refused"):
+        for name in (
+            "steps_per_s",
+            "cpu_ms_per_step",
+            "paced_cpu_ms_per_step",
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "peak_kib",
+            "fake_cpu_ms_per_step",
+            "driver_cpu_ms_per_step",
+            "refused",
+        ):
             setattr(figures, name, result[name])
         figures.unanswered = result["callback_queries"] - result["callbacks_answered"]
         if result["refusals"]:
@@ -133,7 +156,9 @@ async def main(args: argparse.Namespace) -> None:
             print(f"round {round_number + 1} {mode:>12}: {figures}", flush=True)
     print()
     pinned = "bot pinned to one core, harness to the other" if args.pin else "no pinning"
-    print(f"{args.users} users saturating for {args.seconds:g} s; {args.people} people for {args.pace_seconds:g} s; {pinned}")
+    print(
+        f"{args.users} users saturating for {args.seconds:g} s; {args.people} people for {args.pace_seconds:g} s; {pinned}"
+    )
     print(f"{'median of ' + str(args.rounds) + ' rounds':<42}" + "".join(f"{m:>13}" for m in modes))
     rows = [
         ("saturation throughput (steps/s)", "steps_per_s", "{:.0f}"),

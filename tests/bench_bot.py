@@ -33,10 +33,23 @@ if TYPE_CHECKING:
 
 def screen_like_ours() -> tuple[str, InlineKeyboardMarkup]:
     """A message the size of a Passerelle screen: the needs question and its nine buttons."""
-    labels = ["Sortir de la prostitution", "Dormir en sécurité ce soir", "Me soigner", "Droits, papiers, séjour",
-              "On me contrôle, on prend mon argent", "J'ai subi des violences", "Juste m'informer", "Valider"]
+    labels = [
+        "Sortir de la prostitution",
+        "Dormir en sécurité ce soir",
+        "Me soigner",
+        "Droits, papiers, séjour",
+        "On me contrôle, on prend mon argent",
+        "J'ai subi des violences",
+        "Juste m'informer",
+        "Valider",
+    ]
     rows = [[InlineKeyboardButton(text=label, callback_data=f"0123abcd:t:needs:{n}")] for n, label in enumerate(labels)]
-    rows.append([InlineKeyboardButton(text=t, callback_data=d) for t, d in (("🆘 Urgence", "e"), ("🌐 Langue", "lang"), ("✖ Quitter", "x"))])
+    rows.append(
+        [
+            InlineKeyboardButton(text=t, callback_data=d)
+            for t, d in (("🆘 Urgence", "e"), ("🌐 Langue", "lang"), ("✖ Quitter", "x"))
+        ]
+    )
     text = "De quoi avez-vous besoin ?\nVous pouvez choisir plusieurs réponses, puis appuyer sur « Valider »."
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -271,7 +271,9 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
     by_count: dict[int, list[Round]] = {}
     for r in rounds:
         by_count.setdefault(r.instances, []).append(r)
-    print(f"\n{people} people, {seconds:.0f} s per round, {len(rounds) // max(1, len(by_count))} round(s) each; medians")
+    print(
+        f"\n{people} people, {seconds:.0f} s per round, {len(rounds) // max(1, len(by_count))} round(s) each; medians"
+    )
     print(
         f"{'instances':>9} {'steps/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'bot CPU s':>10}"
         f" {'harness CPU s':>14} {'PG+Redis CPU s':>15} {'CPU ms/step':>12} {'peak RSS MiB':>13}"
@@ -286,9 +288,16 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
         )
     if 1 in by_count and 2 in by_count:
         ratios = [b.throughput / a.throughput for a, b in zip(by_count[1], by_count[2], strict=False) if a.throughput]
-        print(f"two instances / one, per round: {', '.join(f'{x:.2f}' for x in ratios)}; median {median(ratios):.2f} (target 1.6)")
+        print(
+            f"two instances / one, per round: {', '.join(f'{x:.2f}' for x in ratios)}; median {median(ratios):.2f} (target 1.6)"
+        )
         one = by_count[1]
-        ceiling = (os.cpu_count() or 1) * 1000 / median([r.cpu_per_step_ms for r in one]) / median([r.throughput for r in one])
+        ceiling = (
+            (os.cpu_count() or 1)
+            * 1000
+            / median([r.cpu_per_step_ms for r in one])
+            / median([r.throughput for r in one])
+        )
         print(
             f"ceiling on this machine: {os.cpu_count()} cores / {median([r.cpu_per_step_ms for r in one]):.1f} ms of CPU per"
             f" step (everything, one instance) = {ceiling:.2f}x one instance's throughput, whatever the instances do"

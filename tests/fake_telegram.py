@@ -110,12 +110,10 @@ NOT_MODIFIED = (
 )
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 GET_UPDATES_CONFLICT = (
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running"
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
 WEBHOOK_CONFLICT = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 SET_WEBHOOK_CONFLICT = "Conflict: terminated by setWebhook request"
 DEFAULT_DESCRIPTIONS = {
@@ -281,7 +279,9 @@ def default_spec_path() -> Path:
         return path
     path = VENDORED_SPEC
     if not path.is_file():
-        raise FileNotFoundError(f"Telegram Bot API spec not found at {path}: set {SPEC_ENV} to the path of bot-api.json")
+        raise FileNotFoundError(
+            f"Telegram Bot API spec not found at {path}: set {SPEC_ENV} to the path of bot-api.json"
+        )
     return path
 
 
@@ -431,8 +431,7 @@ def _decode_entity(source: str, index: int) -> tuple[str, int]:
     end = source.find(";", index + 1, index + 12)
     if end < 0:
         raise ValueError(
-            f'Character "&" is reserved and must be escaped as "&amp;" at byte offset '
-            f"{_byte_offset(source, index)}"
+            f'Character "&" is reserved and must be escaped as "&amp;" at byte offset {_byte_offset(source, index)}'
         )
     name = source[index + 1 : end]
     if name in _NAMED_ENTITIES:
@@ -446,9 +445,7 @@ def _decode_entity(source: str, index: int) -> tuple[str, int]:
     elif name[:1] == "#" and name[1:].isdigit():
         code = int(name[1:])
     if code is None or not (0 < code <= 0x10FFFF) or 0xD800 <= code <= 0xDFFF:
-        raise ValueError(
-            f'Unsupported HTML entity "&{name};" at byte offset {_byte_offset(source, index)}'
-        )
+        raise ValueError(f'Unsupported HTML entity "&{name};" at byte offset {_byte_offset(source, index)}')
     return chr(code), end + 1
 
 
@@ -464,8 +461,7 @@ def _decode_attr(source: str, value: str, at: int) -> str:
                 ch, i = _decode_entity(value, i)
             except ValueError:
                 raise ValueError(
-                    f"Unsupported HTML entity in an attribute value at byte offset "
-                    f"{_byte_offset(source, at)}"
+                    f"Unsupported HTML entity in an attribute value at byte offset {_byte_offset(source, at)}"
                 ) from None
             out.append(ch)
         else:
@@ -482,9 +478,7 @@ def _parse_start_tag(source: str, index: int) -> tuple[str, dict[str, str], int]
         raise ValueError(f'Unsupported start tag "" at byte offset {_byte_offset(source, index)}')
     name = match.group().lower()
     if name not in _HTML_ENTITY_TYPES:
-        raise ValueError(
-            f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, index)}'
-        )
+        raise ValueError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, index)}')
     attrs: dict[str, str] = {}
     i = match.end()
     while True:
@@ -512,10 +506,7 @@ def _parse_start_tag(source: str, index: int) -> tuple[str, dict[str, str], int]
                 quote = source[i]
                 end = source.find(quote, i + 1)
                 if end < 0:
-                    raise ValueError(
-                        f"Unclosed end of attribute value at byte offset "
-                        f"{_byte_offset(source, i)}"
-                    )
+                    raise ValueError(f"Unclosed end of attribute value at byte offset {_byte_offset(source, i)}")
                 raw = source[i + 1 : end]
                 i = end + 1
             else:
@@ -533,9 +524,7 @@ def _start_entity(name: str, attrs: dict[str, str], source: str, at: int) -> JSO
     kind = _HTML_ENTITY_TYPES[name]
     entity: JSON = {"type": kind}
     if name == "span" and attrs.get("class") != "tg-spoiler":
-        raise ValueError(
-            f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(source, at)}'
-        )
+        raise ValueError(f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(source, at)}')
     if name == "a":
         href = attrs.get("href", "")
         if href.startswith("tg://user?id="):
@@ -551,17 +540,13 @@ def _start_entity(name: str, attrs: dict[str, str], source: str, at: int) -> JSO
     elif name == "tg-emoji":
         emoji_id = attrs.get("emoji-id")
         if not emoji_id:
-            raise ValueError(
-                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset '
-                f"{_byte_offset(source, at)}"
-            )
+            raise ValueError(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {_byte_offset(source, at)}')
         entity["custom_emoji_id"] = emoji_id
     elif name == "tg-time":
         unix = attrs.get("unix", "")
         if not _INT_RE.fullmatch(unix):
             raise ValueError(
-                f'Tag "tg-time" must have an integer attribute "unix" at byte offset '
-                f"{_byte_offset(source, at)}"
+                f'Tag "tg-time" must have an integer attribute "unix" at byte offset {_byte_offset(source, at)}'
             )
         entity["unix_time"] = int(unix)
         if attrs.get("format"):
@@ -600,8 +585,7 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
             pos16 += utf16_len(decoded)
         elif ch == ">":
             raise ValueError(
-                f'Character ">" is reserved and must be escaped as "&gt;" at byte offset '
-                f"{_byte_offset(source, i)}"
+                f'Character ">" is reserved and must be escaped as "&gt;" at byte offset {_byte_offset(source, i)}'
             )
         elif source.startswith("</", i):
             end = source.find(">", i)
@@ -613,7 +597,7 @@ def parse_html(source: str) -> tuple[str, list[JSON]]:
             open_name, entity, start = stack.pop()
             if name != open_name:
                 raise ValueError(
-                    f'Unmatched end tag at byte offset {_byte_offset(source, i)}, expected '
+                    f"Unmatched end tag at byte offset {_byte_offset(source, i)}, expected "
                     f'"</{open_name}>", found "</{name}>"'
                 )
             if entity is not None and pos16 > start:
@@ -1022,9 +1006,7 @@ class FakeTelegram:
         so every call the handler made has been answered and recorded by then.
         """
         if update_id in self._dropped:
-            raise AssertionError(
-                f"update {update_id} was dropped by deleteWebhook(drop_pending_updates=True)"
-            )
+            raise AssertionError(f"update {update_id} was dropped by deleteWebhook(drop_pending_updates=True)")
         if update_id in self._webhook_given_up:
             raise AssertionError(self._webhook_given_up[update_id])
         if self._is_confirmed(update_id):
@@ -1050,11 +1032,7 @@ class FakeTelegram:
             ) from None
 
     def _is_confirmed(self, update_id: int) -> bool:
-        return (
-            update_id < self._confirmed_below
-            or update_id in self._filtered_ids
-            or update_id in self._webhook_done
-        )
+        return update_id < self._confirmed_below or update_id in self._filtered_ids or update_id in self._webhook_done
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5) -> Any:
         """Wait until ``predicate()`` (sync or async) is truthy; re-checked after every
@@ -1171,9 +1149,7 @@ class FakeTelegram:
             content_type="application/json",
         )
 
-    def _drop(
-        self, request: web.Request, name: str, params: JSON, result: Any = None
-    ) -> web.StreamResponse:
+    def _drop(self, request: web.Request, name: str, params: JSON, result: Any = None) -> web.StreamResponse:
         """Close the connection without answering: aiogram raises TelegramNetworkError."""
         call = ApiCall(name, params, False, description="connection dropped", result=result)
         call.injected, call.at = True, self.now()
@@ -1193,9 +1169,7 @@ class FakeTelegram:
         injected: bool = False,
         request: web.Request | None = None,
     ) -> None:
-        call = ApiCall(
-            name, params, False, error.error_code, error.description, None, injected, self.now()
-        )
+        call = ApiCall(name, params, False, error.error_code, error.description, None, injected, self.now())
         if self.keep_requests:
             self.requests.append(call)
         if injected:
@@ -1318,9 +1292,7 @@ class FakeTelegram:
         timeout = max(float(params.get("timeout") or 0), 0.0)
         allowed = params.get("allowed_updates")
         if isinstance(allowed, list):
-            self._allowed = (
-                frozenset(allowed) if allowed else self.spec.update_types - OPT_IN_UPDATE_TYPES
-            )
+            self._allowed = frozenset(allowed) if allowed else self.spec.update_types - OPT_IN_UPDATE_TYPES
         self._poll_generation += 1
         generation = self._poll_generation
         self._wake_pollers()  # an older poll now answers 409, as Telegram does
@@ -1354,12 +1326,8 @@ class FakeTelegram:
         self.webhook = {k: v for k, v in params.items() if k != "certificate"}
         allowed = params.get("allowed_updates")
         if isinstance(allowed, list):
-            self._allowed = (
-                frozenset(allowed) if allowed else self.spec.update_types - OPT_IN_UPDATE_TYPES
-            )
-        self._webhook_slots = asyncio.Semaphore(
-            int(params.get("max_connections") or WEBHOOK_DEFAULT_MAX_CONNECTIONS)
-        )
+            self._allowed = frozenset(allowed) if allowed else self.spec.update_types - OPT_IN_UPDATE_TYPES
+        self._webhook_slots = asyncio.Semaphore(int(params.get("max_connections") or WEBHOOK_DEFAULT_MAX_CONNECTIONS))
         if params.get("drop_pending_updates"):
             self._drop_pending()
         self._wake_pollers()  # a waiting long poll now answers 409
@@ -1384,11 +1352,7 @@ class FakeTelegram:
             if update_id <= last:
                 future = self._waiters.pop(update_id)
                 if not future.done():
-                    future.set_exception(
-                        AssertionError(
-                            f"update {update_id} was dropped by drop_pending_updates=True"
-                        )
-                    )
+                    future.set_exception(AssertionError(f"update {update_id} was dropped by drop_pending_updates=True"))
         self._confirmed_below = max(self._confirmed_below, last + 1)
 
     def _get_webhook_info(self, _spec: MethodSpec, _params: JSON) -> JSON:
@@ -1454,9 +1418,8 @@ class FakeTelegram:
                     self._notify()
                     if attempt < self.webhook_attempts:
                         await asyncio.sleep(self.webhook_retry_delay)
-                message = (
-                    f"webhook delivery of update {update_id} failed {self.webhook_attempts} times: "
-                    + ", ".join(f.error for f in self.webhook_failures if f.update_id == update_id)
+                message = f"webhook delivery of update {update_id} failed {self.webhook_attempts} times: " + ", ".join(
+                    f.error for f in self.webhook_failures if f.update_id == update_id
                 )
                 self._webhook_given_up[update_id] = message
                 future = self._waiters.pop(update_id, None)
@@ -1769,14 +1732,10 @@ class FakeTelegram:
             and message.get("reply_markup") == markup
         ):
             raise bad_request(NOT_MODIFIED)
-        return self._replace(
-            chat, message, {"text": text, "entities": entities, "reply_markup": markup}
-        )
+        return self._replace(chat, message, {"text": text, "entities": entities, "reply_markup": markup})
 
     def _edit_message_caption(self, _spec: MethodSpec, params: JSON) -> JSON | bool:
-        formatted = self._format(
-            params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long"
-        )
+        formatted = self._format(params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long")
         markup = self._check_markup(params.get("reply_markup"))
         if params.get("inline_message_id"):
             return True
@@ -1847,19 +1806,14 @@ class FakeTelegram:
 
     def _forward_messages(self, spec: MethodSpec, params: JSON) -> list[JSON]:
         ids = params.get("message_ids") or []
-        return [
-            {"message_id": self._forward_message(spec, {**params, "message_id": i})["message_id"]}
-            for i in ids
-        ]
+        return [{"message_id": self._forward_message(spec, {**params, "message_id": i})["message_id"]} for i in ids]
 
     def _copy_message(self, _spec: MethodSpec, params: JSON) -> JSON:
         chat = self._target(params)
         source = self._copy_content(params, "message to copy not found")
         fields = {k: v for k, v in source.items() if k not in MESSAGE_ENVELOPE_KEYS}
         if "caption" in params and "text" not in fields:
-            formatted = self._format(
-                params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long"
-            )
+            formatted = self._format(params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long")
             fields.pop("caption_entities", None)
             if formatted:
                 fields["caption"], entities = formatted
@@ -1877,9 +1831,7 @@ class FakeTelegram:
         chat = self._target(params)
         fields: JSON = {}
         if "caption" in spec.kinds:
-            formatted = self._format(
-                params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long"
-            )
+            formatted = self._format(params, "caption", limit=CAPTION_LIMIT, too_long="message caption is too long")
             if formatted and formatted[0]:
                 fields["caption"] = formatted[0]
                 if formatted[1]:
@@ -2016,9 +1968,7 @@ class FakeTelegram:
         return self._set_text_setting(self.short_descriptions, params, "short_description", 120)
 
     def _get_my_short_description(self, _spec: MethodSpec, params: JSON) -> JSON:
-        return {
-            "short_description": self.short_descriptions.get(params.get("language_code", ""), "")
-        }
+        return {"short_description": self.short_descriptions.get(params.get("language_code", ""), "")}
 
     def _set_my_name(self, _spec: MethodSpec, params: JSON) -> bool:
         return self._set_text_setting(self.names, params, "name", 64)
@@ -2140,8 +2090,7 @@ class FakeUser:
         listing = ", ".join(f"{b['text']!r} -> {b.get('callback_data') or b.get('url')!r}" for b in buttons)
         if not candidates:
             raise AssertionError(
-                f"no button matching {label_or_data!r} in message {message['message_id']}; "
-                f"buttons: {listing}"
+                f"no button matching {label_or_data!r} in message {message['message_id']}; buttons: {listing}"
             )
         if len(candidates) > 1:
             raise AssertionError(
@@ -2183,9 +2132,7 @@ class FakeUser:
     def bot_messages(self) -> list[JSON]:
         """The bot's messages in this chat, current state, oldest first."""
         bot_id = self.fake.bot_user["id"]
-        return [
-            m for m in self.chat_state.messages.values() if m.get("from", {}).get("id") == bot_id
-        ]
+        return [m for m in self.chat_state.messages.values() if m.get("from", {}).get("id") == bot_id]
 
     def last(self) -> JSON:
         """The bot's latest message (after edits)."""
@@ -2226,6 +2173,5 @@ class FakeUser:
             if (message.get("reply_markup") or {}).get("inline_keyboard"):
                 return message
         raise AssertionError(
-            f"no bot message with an inline keyboard in chat {self.chat_id}; "
-            f"bot messages: {self.texts()}"
+            f"no bot message with an inline keyboard in chat {self.chat_id}; bot messages: {self.texts()}"
         )

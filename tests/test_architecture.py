@@ -107,14 +107,17 @@ def test_dependencies_point_one_way(package: str) -> None:
     wrong = [
         f"{found.module}:{found.line} imports {found.target}"
         for found in ALL_IMPORTS
-        if found.module.split(".")[0] == package
-        and found.target.split(".")[0] in FORBIDDEN[package]
+        if found.module.split(".")[0] == package and found.target.split(".")[0] in FORBIDDEN[package]
     ]
     assert not wrong, f"{package} must not import {', '.join(FORBIDDEN[package])}:\n" + "\n".join(wrong)
 
 
 def test_nothing_outside_bot_imports_bot() -> None:
-    wrong = [f"{f.module}:{f.line}" for f in ALL_IMPORTS if f.target.split(".")[0] == "bot" and f.module.split(".")[0] != "bot"]
+    wrong = [
+        f"{f.module}:{f.line}"
+        for f in ALL_IMPORTS
+        if f.target.split(".")[0] == "bot" and f.module.split(".")[0] != "bot"
+    ]
     assert not wrong
 
 

@@ -46,6 +46,7 @@ async def mailbox(user: FakeUser) -> str:
 
 async def wait_relays(stack: Stack, staff: FakeUser, count: int) -> list[dict[str, Any]]:
     """The relays shown in the group, once the sender has also recorded them as sent."""
+
     def relays() -> list[dict[str, Any]]:
         return [m for m in staff.bot_messages() if "Message de la personne" in m["text"]]
 

@@ -66,10 +66,26 @@ def test_missing_secret_is_generated_once() -> None:
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("fr", "fr"), ("fr-CA", "fr"), ("en", "en"), ("en-gb", "en"), ("EN_us", "en"),
-        ("pt-br", "pt_BR"), ("pt", "pt_BR"), ("zh-hans", "zh_Hans"), ("zh", "zh_Hans"), ("zh-hant", "zh_Hans"),
-        ("ro", "ro"), ("uk", "uk"), ("ar", "ar"), ("pcm", "pcm"), ("sq", "sq"),
-        ("xx", None), ("", None), (None, None), ("de", None), ("-", None),
+        ("fr", "fr"),
+        ("fr-CA", "fr"),
+        ("en", "en"),
+        ("en-gb", "en"),
+        ("EN_us", "en"),
+        ("pt-br", "pt_BR"),
+        ("pt", "pt_BR"),
+        ("zh-hans", "zh_Hans"),
+        ("zh", "zh_Hans"),
+        ("zh-hant", "zh_Hans"),
+        ("ro", "ro"),
+        ("uk", "uk"),
+        ("ar", "ar"),
+        ("pcm", "pcm"),
+        ("sq", "sq"),
+        ("xx", None),
+        ("", None),
+        (None, None),
+        ("de", None),
+        ("-", None),
     ],
 )
 def test_telegram_codes_map_to_catalogues(code: str | None, expected: str | None) -> None:
@@ -108,8 +124,11 @@ def test_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
 
     async def run_against_fake() -> subprocess.CompletedProcess[str]:
         async with FakeTelegram() as fake:
-            env = {"BOT_TOKEN": "123456:ABCdefGhIJKlmnoPQRstuVWXyz0123456789", "BOT_API_URL": fake.base_url,
-                   "PASSERELLE_SECRET": "s" * 32}
+            env = {
+                "BOT_TOKEN": "123456:ABCdefGhIJKlmnoPQRstuVWXyz0123456789",
+                "BOT_API_URL": fake.base_url,
+                "PASSERELLE_SECRET": "s" * 32,
+            }
             return await asyncio.to_thread(run_cli, "run", env=env, cwd=tmp_path)
 
     result = asyncio.run(run_against_fake())

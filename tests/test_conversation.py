@@ -132,7 +132,17 @@ async def test_groups_get_no_conversation(stack: Stack) -> None:
     member = stack.user(20_002, chat_id=-100_555, chat_type="group", chat_title="Team")
     for text in ("/start", "hello", "75011", "/help"):
         await member.send(text)
-    await member.send_message(sticker={"file_id": "s", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False})
+    await member.send_message(
+        sticker={
+            "file_id": "s",
+            "file_unique_id": "u",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+        }
+    )
     assert member.bot_messages() == []
     assert not any(r.method == "sendMessage" for r in stack.fake.requests)
 

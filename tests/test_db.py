@@ -44,7 +44,9 @@ async def test_upgrade_in_place_keeps_data(database_url: str) -> None:
     before, after = await upgrade(engine)
     assert before is None and after is not None
     async with sessions(engine).begin() as session:
-        session.add(Ticket(code_hash="x" * 64, answers={"age": "adult"}, departement="75", locale="fr", script_version="v"))
+        session.add(
+            Ticket(code_hash="x" * 64, answers={"age": "adult"}, departement="75", locale="fr", script_version="v")
+        )
     assert await upgrade(engine) == (after, after)
     async with sessions(engine)() as session:
         assert (await session.scalar(select(Ticket.departement))) == "75"
@@ -67,14 +69,21 @@ async def test_purge_deletes_tickets_past_retention(database_url: str) -> None:
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_TOKEN": DEFAULT_TOKEN}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_upgrade_purge_and_outdated_run(tmp_path: Path) -> None:
     assert "empty ->" in cli("db", "upgrade", cwd=tmp_path).stdout
     assert "purged 0 ticket(s)" in cli("purge", cwd=tmp_path).stdout
     database = tmp_path / "data" / "passerelle.sqlite3"
-
 
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE alembic_version SET version_num='0000'")

@@ -60,9 +60,7 @@ USER_ID = 42
 
 def keyboard(*pairs: tuple[str, str]) -> InlineKeyboardMarkup:
     """One button per row: (text, callback_data)."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=t, callback_data=d)] for t, d in pairs]
-    )
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=t, callback_data=d)] for t, d in pairs])
 
 
 @pytest_asyncio.fixture
@@ -321,8 +319,11 @@ async def test_edit_to_identical_content_is_not_modified(fake: FakeTelegram, bot
     sent = await bot.send_message(USER_ID, "<b>Question</b>", parse_mode="HTML", reply_markup=markup)
     with pytest.raises(TelegramBadRequest) as caught:
         await bot.edit_message_text(
-            text="<b>Question</b>", chat_id=USER_ID, message_id=sent.message_id,
-            parse_mode="HTML", reply_markup=markup,
+            text="<b>Question</b>",
+            chat_id=USER_ID,
+            message_id=sent.message_id,
+            parse_mode="HTML",
+            reply_markup=markup,
         )
     assert caught.value.message == f"Bad Request: {NOT_MODIFIED}"
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
@@ -914,7 +915,9 @@ async def test_webhook_honours_allowed_updates(fake: FakeTelegram, bot: Bot, use
     assert len(fake.filtered_updates) == 1
 
 
-async def test_updates_pending_before_set_webhook_are_posted_to_it(fake: FakeTelegram, bot: Bot, user: FakeUser) -> None:
+async def test_updates_pending_before_set_webhook_are_posted_to_it(
+    fake: FakeTelegram, bot: Bot, user: FakeUser
+) -> None:
     posted: list[int] = []
 
     async def handle(request: web.Request) -> web.Response:

@@ -44,7 +44,9 @@ async def outbox(stack: Stack) -> list[OutboxMessage]:
 async def fast_forward(stack: Stack) -> None:
     """Make every retry due now, as if its delay had passed, and wake the sender."""
     async with stack.app.runtime.db.begin() as session:
-        await session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending").values(next_attempt_at=None))
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.status == "pending").values(next_attempt_at=None)
+        )
     stack.app.sender.wake()
 
 
@@ -107,7 +109,9 @@ async def test_an_answer_lost_after_telegram_acted_gives_a_recognisable_copy(sta
     was lost. Losing a notice is worse than repeating it, so it is sent again; the copy
     names the same ticket, and the ticket can only be decided once."""
     directory = await enrolled_directory(stack)
-    await consent_and_send(stack.user(), before_sending=lambda: stack.fake.drop_next("sendMessage", after_processing=True, chat_id=PARIS))
+    await consent_and_send(
+        stack.user(), before_sending=lambda: stack.fake.drop_next("sendMessage", after_processing=True, chat_id=PARIS)
+    )
     await wait_attempts(stack, 1)
     await fast_forward(stack)
     notices = await wait_notice(stack, directory, "test-paris", 2)
@@ -192,7 +196,11 @@ class HoldingTelegram(FakeTelegram):
 
     async def _dispatch(self, spec: Any, params: Any, *rest: Any) -> Any:
         request: web.Request | None = rest[0] if rest else None
-        if spec.name == "sendMessage" and self.hold_chat is not None and int(params.get("chat_id", 0)) == self.hold_chat:
+        if (
+            spec.name == "sendMessage"
+            and self.hold_chat is not None
+            and int(params.get("chat_id", 0)) == self.hold_chat
+        ):
             self.holding.set()
             while self.hold_chat is not None:
                 if request is not None and (request.transport is None or request.transport.is_closing()):
@@ -249,7 +257,11 @@ def start_bot(backend: Backend, fake: FakeTelegram, name: str) -> subprocess.Pop
     }
     with open(backend.folder / f"{name}.log", "wb") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"], cwd=backend.folder, env=env, stdout=output, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=backend.folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
 
 

@@ -17,7 +17,9 @@ from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory, refere
 from tests.walks import walk_to_consent
 
 
-async def consent_and_send(user: FakeUser, place: str = "75011", before_sending: Callable[[], None] = lambda: None) -> str:
+async def consent_and_send(
+    user: FakeUser, place: str = "75011", before_sending: Callable[[], None] = lambda: None
+) -> str:
     """Walk to the consent screen, then send; `before_sending` may schedule Telegram faults."""
     await walk_to_consent(user, "fr", postcode=place)
     before_sending()
@@ -175,7 +177,9 @@ async def test_pass_on_by_hand(stack: Stack) -> None:
     ticket_id = passed[0].split("n° ")[1].split(",")[0]
     first = directory.staff["test-nord"]
     await first.press_data(f"t:a:{ticket_id}", first.bot_messages()[-1]["message_id"])
-    assert "pas pour ce groupe" in str(list(stack.fake.callback_answers.values())[-1]), "the first one can no longer act"
+    assert "pas pour ce groupe" in str(list(stack.fake.callback_answers.values())[-1]), (
+        "the first one can no longer act"
+    )
 
 
 async def test_pass_on_by_timeout(stack: Stack) -> None:
@@ -187,7 +191,9 @@ async def test_pass_on_by_timeout(stack: Stack) -> None:
     assert await pass_on_overdue(stack.app.runtime) == 1
     stack.app.runtime.wake_sender()
     assert len(await wait_notice(stack, directory, "test-paris")) == 1
-    await stack.fake.wait_for(lambda: any("pas été acceptée à temps" in t for t in directory.staff["test-nord"].texts()))
+    await stack.fake.wait_for(
+        lambda: any("pas été acceptée à temps" in t for t in directory.staff["test-nord"].texts())
+    )
 
 
 async def test_forged_accept_from_another_chat_is_refused(stack: Stack) -> None:
@@ -195,7 +201,11 @@ async def test_forged_accept_from_another_chat_is_refused(stack: Stack) -> None:
     await consent_and_send(stack.user())
     notice = (await wait_notice(stack, directory, "test-paris"))[0]
     ticket_id = notice.split("n° ")[1].split()[0]
-    for intruder in (directory.staff["test-lyon"], stack.user(14_001), stack.user(14_002, chat_id=-2001, chat_type="group")):
+    for intruder in (
+        directory.staff["test-lyon"],
+        stack.user(14_001),
+        stack.user(14_002, chat_id=-2001, chat_type="group"),
+    ):
         sent = None if intruder.bot_messages() else (await intruder.send("x"))["message"]
         message = intruder.bot_messages()[-1] if intruder.bot_messages() else sent  # typed text is erased in private
         assert message is not None
@@ -208,11 +218,13 @@ async def test_telegram_429_and_5xx_while_sending(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     group = GROUPS["test-paris"]
     await consent_and_send(
-        stack.user(), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=group)
+        stack.user(),
+        before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=group),
     )
     assert len(await wait_notice(stack, directory, "test-paris")) == 1
     await consent_and_send(
-        stack.user(15_002), before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=500, times=2, chat_id=group)
+        stack.user(15_002),
+        before_sending=lambda: stack.fake.fail_next("sendMessage", error_code=500, times=2, chat_id=group),
     )
     notices = await wait_notice(stack, directory, "test-paris", 2)
     assert len(notices) == 2

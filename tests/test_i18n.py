@@ -22,7 +22,21 @@ def test_template_matches_the_sources(tmp_path: Path) -> None:
     """Every string of the code and the scripts is in messages.pot, and nothing stale is."""
     fresh = tmp_path / "fresh.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "N_", "-k", "NP_:1,2", "-o", str(fresh), "."],
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-k",
+            "NP_:1,2",
+            "-o",
+            str(fresh),
+            ".",
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,

@@ -10,8 +10,19 @@ from tests.conftest import Stack
 from tests.walks import CATALOGS, french_leftovers, walk_to_consent
 
 TELEGRAM_CODES = {
-    "fr": "fr", "en": "en", "ro": "ro", "bg": "bg", "zh_Hans": "zh-hans", "es": "es", "pt_BR": "pt-br",
-    "ar": "ar", "ru": "ru", "uk": "uk", "hu": "hu", "sq": "sq", "pcm": "pcm",
+    "fr": "fr",
+    "en": "en",
+    "ro": "ro",
+    "bg": "bg",
+    "zh_Hans": "zh-hans",
+    "es": "es",
+    "pt_BR": "pt-br",
+    "ar": "ar",
+    "ru": "ru",
+    "uk": "uk",
+    "hu": "hu",
+    "sq": "sq",
+    "pcm": "pcm",
 }
 
 
@@ -54,6 +65,8 @@ def test_french_names_inside_arabic_keep_their_letters_and_word_order() -> None:
     would come apart at its "é"."""
     from dialogs.i18n import isolate_ltr_runs
 
-    assert isolate_ltr_runs("119 (Allô Enfance en Danger، خط)") == f"{FSI}119{PDI} ({FSI}Allô Enfance en Danger{PDI}، خط)"
+    assert (
+        isolate_ltr_runs("119 (Allô Enfance en Danger، خط)") == f"{FSI}119{PDI} ({FSI}Allô Enfance en Danger{PDI}، خط)"
+    )
     assert isolate_ltr_runs("مقاطعتك (département):") == f"مقاطعتك ({FSI}département{PDI}):"
     assert isolate_ltr_runs("الرقم 17 أو 112") == f"الرقم {FSI}17{PDI} أو {FSI}112{PDI}"

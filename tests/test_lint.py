@@ -123,7 +123,9 @@ def test_a_translation_is_measured_as_telegram_measures_it(tmp_path: Path) -> No
     po = tmp_path / "locales" / "ro" / "LC_MESSAGES" / "messages.po"
     po.parent.mkdir(parents=True)
     entries = {"Bonjour, ça va ?": "😀" * 2049, "Appelez le 17.": "Sunați la 17.", "Au revoir.": "La revedere."}
-    entries |= {m: m for m in ("Petit", "Oui", "Non, j'ai besoin d'aide", "Retour", "Continuer", "Valider", "Recommencer")}
+    entries |= {
+        m: m for m in ("Petit", "Oui", "Non, j'ai besoin d'aide", "Retour", "Continuer", "Valider", "Recommencer")
+    }
     po.write_text(
         'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
         + "".join(f'msgid "{m}"\nmsgstr "{t}"\n\n' for m, t in entries.items()),

@@ -39,7 +39,10 @@ def test_valid_minimal_script() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("  - {id: a, kind: choice, text: Q, options: [{id: o, label: L, next: nowhere}]}\n", "[a]: leads to unknown node 'nowhere'"),
+        (
+            "  - {id: a, kind: choice, text: Q, options: [{id: o, label: L, next: nowhere}]}\n",
+            "[a]: leads to unknown node 'nowhere'",
+        ),
         (
             "  - {id: a, kind: action, action: end, text: Fin}\n  - {id: lost, kind: action, action: end, text: X}\n",
             "[lost]: unreachable node",
@@ -49,7 +52,10 @@ def test_valid_minimal_script() -> None:
             "  - {id: b, kind: info, text: loop, next: a}\n",
             "[a]: dead end",
         ),
-        ("  - {id: a, kind: action, action: end, text: Fin}\n  - {id: a, kind: action, action: end, text: X}\n", "[a]: duplicate node id"),
+        (
+            "  - {id: a, kind: action, action: end, text: Fin}\n  - {id: a, kind: action, action: end, text: X}\n",
+            "[a]: duplicate node id",
+        ),
         (
             "  - {id: a, kind: choice, text: Q, options: [{id: o, label: L, next: z}, {id: o, label: M, next: z}]}\n"
             "  - {id: z, kind: action, action: end, text: Fin}\n",

@@ -98,7 +98,9 @@ async def test_a_relay_of_3000_emoji_is_refused_kindly(stack: Stack) -> None:
     await user.send("😀" * 3000)
     assert "trop long" in user.last()["text"]
     async with stack.app.runtime.db() as session:
-        relays = await session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "relay"))
+        relays = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "relay")
+        )
     assert relays == 0
     await user.send("Merci, je viendrai mardi.")
     assert "transmis à l'association" in user.last()["text"], "the person can still write a shorter one"
@@ -120,7 +122,8 @@ async def test_the_code_and_mailbox_screens_are_protected(stack: Stack) -> None:
     assert code in other_phone.last()["text"] and other_phone.last()["has_protected_content"] is True
     person_chats = {user.chat_id, other_phone.chat_id}
     sent = [
-        c for c in stack.fake.requests
+        c
+        for c in stack.fake.requests
         if c.method == "sendMessage" and c.params["chat_id"] in person_chats and code in c.params["text"]
     ]
     assert len(sent) == 2 and all(c.params.get("protect_content") is True for c in sent)

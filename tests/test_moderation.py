@@ -145,7 +145,14 @@ async def test_cli_approve_history_and_refusals(
     record = tmp_path / "approved.json"
 
     def args(**values: object) -> argparse.Namespace:
-        base = {"dialogs_action": "approve", "script": SCRIPT_ID, "lang": "all", "by": "Alice (moderator)", "note": "first", "record": record}
+        base = {
+            "dialogs_action": "approve",
+            "script": SCRIPT_ID,
+            "lang": "all",
+            "by": "Alice (moderator)",
+            "note": "first",
+            "record": record,
+        }
         return argparse.Namespace(**{**base, **values})
 
     assert await cli_dialogs.run(args(), url) == 0

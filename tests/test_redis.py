@@ -36,18 +36,31 @@ async def redis() -> AsyncIterator[object]:
 
 @pytest.fixture
 async def redis_stack(tmp_path: Path, captured_logs: io.StringIO, redis: object) -> AsyncIterator[Stack]:
-    async with open_backend("sqlite", tmp_path) as backend, running_stack(backend, captured_logs, redis_url=REDIS_URL) as running:
+    async with (
+        open_backend("sqlite", tmp_path) as backend,
+        running_stack(backend, captured_logs, redis_url=REDIS_URL) as running,
+    ):
         yield running
 
 
 async def test_state_in_redis_is_pseudonymous_and_expires(redis_stack: Stack, redis: object) -> None:
-    user = redis_stack.user(7_349_218_650, first_name="Xanthippe", last_name="Quorvaldine", username="zz_hidden_handle_1")
+    user = redis_stack.user(
+        7_349_218_650, first_name="Xanthippe", last_name="Quorvaldine", username="zz_hidden_handle_1"
+    )
     await walk_to_consent(user, "fr", postcode="75012")
     await user.send("ABCD-EFGH-JKLM")  # a wrong code: the shared rate limit counts it
     await user.send("rue des Lilas 12")
     held = await redis_stack.state.dump()  # every key and value, as someone reading Redis sees them
     assert "fsm:" in held and "limit:guess:" in held
-    for needle in ("7349218650", "Xanthippe", "Quorvaldine", "zz_hidden_handle_1", "75012", "rue des Lilas", "ABCD-EFGH"):
+    for needle in (
+        "7349218650",
+        "Xanthippe",
+        "Quorvaldine",
+        "zz_hidden_handle_1",
+        "75012",
+        "rue des Lilas",
+        "ABCD-EFGH",
+    ):
         assert needle not in held, needle
     for key in await redis.keys("fsm:*"):  # type: ignore[attr-defined]
         assert 0 < await redis.ttl(key) <= redis_stack.app.settings.state_ttl  # type: ignore[attr-defined]

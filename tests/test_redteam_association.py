@@ -35,7 +35,19 @@ from tests.test_faults import outbox
 from tests.test_handoff import consent_and_send, wait_notice
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-CYRILLIC = {"A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "K": "К", "M": "М", "P": "Р", "T": "Т", "X": "Х", "Y": "У"}
+CYRILLIC = {
+    "A": "А",
+    "B": "В",
+    "C": "С",
+    "E": "Е",
+    "H": "Н",
+    "K": "К",
+    "M": "М",
+    "P": "Р",
+    "T": "Т",
+    "X": "Х",
+    "Y": "У",
+}
 """Latin capitals and the Cyrillic letters that look the same (a Russian keyboard types them)."""
 LATIN = {ord(cyrillic): latin for latin, cyrillic in CYRILLIC.items()} | {
     ord(cyrillic.lower()): latin for latin, cyrillic in CYRILLIC.items()
@@ -50,7 +62,11 @@ def as_read(text: str) -> str:
 
 
 def group_texts(stack: Stack) -> list[str]:
-    return [str(c.params.get("text", "")) for c in stack.fake.requests if int(c.params.get("chat_id") or 0) in GROUPS.values()]
+    return [
+        str(c.params.get("text", ""))
+        for c in stack.fake.requests
+        if int(c.params.get("chat_id") or 0) in GROUPS.values()
+    ]
 
 
 async def test_a_code_pasted_in_disguise_never_reaches_a_group(stack: Stack) -> None:

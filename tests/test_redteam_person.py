@@ -156,7 +156,7 @@ async def test_forget_then_exit_still_deletes_the_conversation(stack: Stack) -> 
 
 
 async def test_exit_pressed_during_a_handoff(stack: Stack) -> None:
-    """"Send" then "Leave" at once, the code screen slow to come: the exit waits its turn
+    """ "Send" then "Leave" at once, the code screen slow to come: the exit waits its turn
     (one person's updates are applied one after the other) and deletes the code screen too."""
     await enrolled_directory(stack)
     user = stack.user()

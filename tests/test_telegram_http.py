@@ -143,7 +143,9 @@ async def test_connection_close_is_honoured() -> None:
 
 
 async def test_an_interim_answer_is_skipped_and_an_unframed_one_ends_with_the_connection() -> None:
-    early_hints = b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n" + OK_TRUE
+    early_hints = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 25\r\n\r\n" + OK_TRUE
+    )
     unframed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + OK_TRUE  # then the server closes
     http = client()
     async with raw_server([early_hints, unframed]) as url:

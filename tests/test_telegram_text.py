@@ -40,7 +40,9 @@ def test_pages_stay_within_their_room_and_lose_nothing(filler: str) -> None:
 def worst_heading(locale: str) -> list[str]:
     """The longest heading a mailbox page can have in this language."""
     tr = CATALOGS.get(locale)
-    notices = sorted((tr.gettext(m) for m in (texts.RELAYED, texts.UPDATED, texts.EXPIRED, texts.RELAY_TOO_LONG)), key=len)
+    notices = sorted(
+        (tr.gettext(m) for m in (texts.RELAYED, texts.UPDATED, texts.EXPIRED, texts.RELAY_TOO_LONG)), key=len
+    )
     status = max((tr.gettext(m) for m in STATUS_TEXT.values()), key=len)
     return [
         f"<i>{notices[-1]}\n{notices[-2]}</i>",

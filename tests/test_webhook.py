@@ -167,8 +167,11 @@ def test_webhook_mode_refuses_to_start_without_what_it_needs(tmp_path: Path) -> 
     cases = [
         (["run", "--webhook"], {**token, "PASSERELLE_SECRET": SECRET}, "passerelle: WEBHOOK_URL is missing"),
         (["run"], {**token, "WEBHOOK_URL": "https://b.example.org/u"}, "passerelle: PASSERELLE_SECRET is missing"),
-        (["run", "--webhook"], {**token, "PASSERELLE_SECRET": SECRET, "WEBHOOK_URL": "http://b.example.org/u"},
-         "passerelle: WEBHOOK_URL is invalid"),
+        (
+            ["run", "--webhook"],
+            {**token, "PASSERELLE_SECRET": SECRET, "WEBHOOK_URL": "http://b.example.org/u"},
+            "passerelle: WEBHOOK_URL is invalid",
+        ),
     ]
     for args, env, expected in cases:
         done = run_cli(*args, env=env, cwd=tmp_path)
@@ -347,9 +350,10 @@ async def test_healthz_reports_redis_down(tmp_path: Path, captured_logs: io.Stri
     proxy = TcpProxy(redis.host or "127.0.0.1", redis.port or 6379)
     await proxy.start()
     proxied = f"redis://127.0.0.1:{proxy.port}/{redis.database or 0}"
-    async with open_backend("sqlite", tmp_path) as backend, running_webhook_stack(
-        backend, captured_logs, redis_url=proxied
-    ) as hook:
+    async with (
+        open_backend("sqlite", tmp_path) as backend,
+        running_webhook_stack(backend, captured_logs, redis_url=proxied) as hook,
+    ):
         assert await hook.get("/healthz") == (200, {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"})
         await proxy.stop()
         down = {"status": "down", "database": "ok", "redis": "down", "outbox": "ok"}
@@ -399,8 +403,15 @@ async def test_passerelle_run_webhook_as_a_process(tmp_path: Path) -> None:
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--webhook",
-            env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            "--webhook",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)

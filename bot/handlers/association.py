@@ -62,11 +62,17 @@ def build_router() -> Router:
         async with runtime.db.begin() as session:
             association = await enroll(session, (command.args or "").strip(), message.chat.id)
         tr = runtime.catalogs.get(association.notice_locale if association else runtime.settings.default_locale)
-        text = tr.gettext(texts.ENROLLED).format(name=association.name) if association else tr.gettext(texts.ENROLL_REFUSED)
+        text = (
+            tr.gettext(texts.ENROLLED).format(name=association.name)
+            if association
+            else tr.gettext(texts.ENROLL_REFUSED)
+        )
         await message.answer(escape(text))
 
     @router.callback_query(OnLoop(F.data.regexp(NOTICE_DATA)))
-    async def on_notice_button(callback: CallbackQuery, runtime: Runtime, bot: Bot, callback_answer: CallbackAnswer) -> None:
+    async def on_notice_button(
+        callback: CallbackQuery, runtime: Runtime, bot: Bot, callback_answer: CallbackAnswer
+    ) -> None:
         message = callback.message
         match = NOTICE_DATA.match(callback.data or "")
         if message is None or match is None:
@@ -80,14 +86,20 @@ def build_router() -> Router:
                 ticket = await ticket_for_chat(session, ticket_id, chat_id)
                 if not isinstance(ticket, Refusal) and ticket.status not in OPEN_STATUSES:
                     ticket = Refusal("already_done")
-                moved = None if isinstance(ticket, Refusal) else await handoff.pass_on(
-                    session, ticket, runtime.engine, runtime.catalogs, timed_out=False
+                moved = (
+                    None
+                    if isinstance(ticket, Refusal)
+                    else await handoff.pass_on(session, ticket, runtime.engine, runtime.catalogs, timed_out=False)
                 )
-                locale = ticket.association.notice_locale if not isinstance(ticket, Refusal) and ticket.association else "fr"
+                locale = (
+                    ticket.association.notice_locale if not isinstance(ticket, Refusal) and ticket.association else "fr"
+                )
             else:
                 ticket = await decide(session, ticket_id, chat_id, "accept" if action == "a" else "decline")
                 moved = None
-                locale = ticket.association.notice_locale if not isinstance(ticket, Refusal) and ticket.association else "fr"
+                locale = (
+                    ticket.association.notice_locale if not isinstance(ticket, Refusal) and ticket.association else "fr"
+                )
         tr = runtime.catalogs.get(locale)
         if isinstance(ticket, Refusal):
             callback_answer.text = tr.gettext(REFUSALS[ticket.reason])
@@ -102,7 +114,16 @@ def build_router() -> Router:
             keep_reply = action == "a"
             markup = message.reply_markup if keep_reply else None
             if keep_reply and markup is not None:
-                markup = type(markup)(inline_keyboard=[[b for row in markup.inline_keyboard for b in row if b.callback_data and b.callback_data.startswith("t:r:")]])
+                markup = type(markup)(
+                    inline_keyboard=[
+                        [
+                            b
+                            for row in markup.inline_keyboard
+                            for b in row
+                            if b.callback_data and b.callback_data.startswith("t:r:")
+                        ]
+                    ]
+                )
             await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
 
     @router.message(GROUP_CHATS, OnLoop(F.text & F.reply_to_message.from_user.is_bot))
@@ -127,7 +148,9 @@ def build_router() -> Router:
     return router
 
 
-async def _prompt_reply(runtime: Runtime, bot: Bot, ticket_id: int, chat_id: int, callback_answer: CallbackAnswer) -> None:
+async def _prompt_reply(
+    runtime: Runtime, bot: Bot, ticket_id: int, chat_id: int, callback_answer: CallbackAnswer
+) -> None:
     """Ask for the reply as an answer to a prompt: bots in groups see replies to their own messages."""
     async with runtime.db() as session:
         ticket = await ticket_for_chat(session, ticket_id, chat_id)

@@ -63,10 +63,12 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
                 f"<pre>{escape(cut(changes, MAX_TEXT)[0])}</pre>{escape(more)}"
             )
             data = f"{item.subject}:{item.digest[:8]}"
-            buttons = [[
-                InlineKeyboardButton(text="✅ Approuver", callback_data=f"mod:a:{data}"),
-                InlineKeyboardButton(text="✖ Rejeter", callback_data=f"mod:r:{data}"),
-            ]]
+            buttons = [
+                [
+                    InlineKeyboardButton(text="✅ Approuver", callback_data=f"mod:a:{data}"),
+                    InlineKeyboardButton(text="✖ Rejeter", callback_data=f"mod:r:{data}"),
+                ]
+            ]
             await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons))
 
     @router.callback_query(OnLoop(F.data.regexp(DECISION)))
@@ -110,9 +112,14 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
                 f" — {event.moderator}"
             )
             if event.action == "approve":
-                buttons.append([InlineKeyboardButton(
-                    text=f"↩ {event.subject} {event.digest[:8]}", callback_data=f"mod:b:{event.subject}:{event.digest[:8]}"
-                )])
+                buttons.append(
+                    [
+                        InlineKeyboardButton(
+                            text=f"↩ {event.subject} {event.digest[:8]}",
+                            callback_data=f"mod:b:{event.subject}:{event.digest[:8]}",
+                        )
+                    ]
+                )
         await message.answer(
             "<pre>" + escape("\n".join(lines)) + "</pre>\nRevenir à une version approuvée :",
             reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons[-8:]),
@@ -124,7 +131,11 @@ def build_router(moderator_ids: tuple[int, ...]) -> Router:
         assert match is not None and callback.from_user is not None
         subject, short = match.groups()
         async with runtime.db.begin() as session:
-            approved = {e.digest for e in await approvals.history(session, SCRIPT_ID) if e.subject == subject and e.action == "approve"}
+            approved = {
+                e.digest
+                for e in await approvals.history(session, SCRIPT_ID)
+                if e.subject == subject and e.action == "approve"
+            }
             digests = [d for d in approved if d.startswith(short)]
             done = len(digests) == 1 and await approvals.rollback(
                 session, SCRIPT_ID, subject, digests[0], f"telegram:{callback.from_user.id}"
