@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids a call."""
+SWEEP_BACK = 300
+"""How far below the first id it knows a quick exit also sweeps (three deleteMessages calls):
+an earlier conversation of the last 48 hours, whose state expired, is reached too."""
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 300.0
 SHUTDOWN_GRACE = 3.0
@@ -65,6 +68,15 @@ class ExitPlan:
         unknown = [s for s in self.screens if reach(spans, s, now) == "unknown" and (first is None or s < first)]
         start = min([*unknown, *([] if first is None else [first])], default=None)
         return list(range(start, self.newest + 1)) if start is not None else []
+
+    def to_sweep(self, now: int) -> list[int]:
+        """Ids below what the state knows, down to `SWEEP_BACK` of them: an earlier conversation
+        whose state expired (or was never kept) may still be deletable, and a private chat's
+        ids are its own. Swept in batches apart from the known ones, so that a batch Telegram
+        refuses (all gone, or too old) costs nothing else."""
+        known = self.to_delete(now)
+        start = known[0] if known else self.newest + 1
+        return list(range(max(1, start - SWEEP_BACK), start))
 
 
 class Erasures:
@@ -151,6 +163,8 @@ class Erasures:
         known = self._delete(bot, chat_id, plan.to_delete(now), until)
         if not neutral or blanked:
             await known
+            if neutral:  # joining an exit under way, the sweep would take its neutral line
+                await self._delete(bot, chat_id, plan.to_sweep(now), until)
             return
         line, deleted = await asyncio.gather(
             self._persist(lambda: bot.send_message(chat_id=chat_id, text=plan.neutral), until),
@@ -163,6 +177,7 @@ class Erasures:
         if isinstance(line, Message):  # what was sent after the newest id known, and never heard back about
             end = min(line.message_id, self._begun.get(chat_id, line.message_id))
             await self._delete(bot, chat_id, list(range(plan.newest + 1, end)), until)
+        await self._delete(bot, chat_id, plan.to_sweep(now), until)
 
     async def _delete(self, bot: Bot, chat_id: int, ids: list[int], until: float) -> None:
         """deleteMessages skips what is gone or too old: a batch either goes or is refused whole."""

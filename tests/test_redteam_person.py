@@ -209,7 +209,6 @@ async def test_exit_after_the_state_expired_reaches_from_the_pressed_screen(stac
     assert stack.fake.refused == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding: once the state expired, /exit reaches only what came since (README)")
 async def test_typed_exit_after_the_state_expired_reaches_the_day_before(stack: Stack) -> None:
     stack.app.runtime.clock = stack.fake.now
     user = stack.user()
