@@ -1,7 +1,7 @@
 """The test run reads nothing beside the repository: a plain clone must pass on its own.
 
 An audit hook, installed by conftest for the whole run, refuses to open any file that lies
-in the repository's parent folder but outside the repository (`../shared`, a sibling
+in the repository's parent folder but outside the repository (a sibling data folder, a sibling
 checkout...). Such a read would pass on a machine that happens to have that folder and fail
 on every fresh clone, so it fails here, at once, in the test that made it.
 """
