@@ -610,8 +610,10 @@ async def forget(turn: Turn) -> None:
     if turn.session.ticket is not None:
         async with turn.runtime.db.begin() as session:
             await delete_ticket(session, turn.session.ticket)
-    await say(turn, texts.FORGOTTEN)
-    old = turn.session
+    tr, old = turn.tr, turn.session
     turn.session = Session(spans=old.spans, old_screens=old.old_screens)
     if old.screen_message is not None:
         turn.session.remember(old.screen_message)
+    await turn.save()  # forgotten before Telegram is asked anything, as with a quick exit
+    sent = await turn.bot.send_message(chat_id=turn.chat_id, text=escape(tr.gettext(texts.FORGOTTEN)))
+    turn.session.remember(sent.message_id)

@@ -306,9 +306,15 @@ async def pass_on(
     return match
 
 
-async def reroute(session: AsyncSession, ticket: Ticket, engine: Engine, catalogs: Catalogs) -> bool:
+async def reroute(
+    session: AsyncSession,
+    ticket: Ticket,
+    engine: Engine,
+    catalogs: Catalogs,
+    candidates: list[Candidate] | None = None,
+) -> bool:
     """Its association could not be reached: offer the ticket to the next one, and say so
     on the person's screen ("rerouted"), or that none could take it ("undelivered")."""
-    moved = await pass_on(session, ticket, engine, catalogs, timed_out=False) is not None
+    moved = await pass_on(session, ticket, engine, catalogs, timed_out=False, candidates=candidates) is not None
     ticket.status = "rerouted" if moved else "undelivered"
     return moved

@@ -64,8 +64,10 @@ async def pass_on_stranded(runtime: Runtime) -> int:
     (unreachable, or unenrolled); returns how many moved."""
     moved = 0
     async with runtime.db.begin() as session:
-        for ticket in await stranded(session):
-            if await handoff.reroute(session, ticket, runtime.engine, runtime.catalogs):
+        tickets = await stranded(session)
+        candidates = await load_candidates(session) if tickets else []  # the directory, read once
+        for ticket in tickets:
+            if await handoff.reroute(session, ticket, runtime.engine, runtime.catalogs, candidates):
                 moved += 1
     if moved:
         runtime.wake_sender()

@@ -98,6 +98,10 @@ class Quota(Protocol):
         ...
 
 
+SWEEP_FLOOR = 1024
+"""A memory quota drops its stale keys when it holds this many (then twice what is left)."""
+
+
 class MemoryQuota:
     """In memory: a sliding window per key, for one process."""
 
@@ -106,9 +110,13 @@ class MemoryQuota:
         self.window = window
         self._clock = clock
         self._uses: dict[str, deque[float]] = {}
+        self._sweep_at = SWEEP_FLOOR
 
     async def take(self, key: str) -> bool:
         now = self._clock()
+        if len(self._uses) >= self._sweep_at:  # keys nobody used for a window go, so memory stays flat
+            self._uses = {k: u for k, u in self._uses.items() if u and u[-1] > now - self.window}
+            self._sweep_at = max(SWEEP_FLOOR, 2 * len(self._uses))
         uses = GuessLimiter._prune(self._uses.setdefault(key, deque()), now - self.window)
         assert uses is not None
         if len(uses) >= self.limit:

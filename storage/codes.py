@@ -13,8 +13,11 @@ import secrets
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """32 symbols without look-alikes (no 0/O, 1/I): 5 bits each."""
 MAX_TYPED = 40
-_SEPARATORS = re.compile(r"[\s\-–—_.\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-"""Besides spaces and dashes, the invisible marks right-to-left keyboards and isolates put in a code."""
+_SEPARATOR_CLASS = "[\\s\\-–—_.\uff0d\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+"""Spaces and dashes (full-width too), and the invisible characters that right-to-left
+keyboards, isolates or a paste put in a code: read past when a code is typed, and when one
+is masked."""
+_SEPARATORS = re.compile(_SEPARATOR_CLASS)
 LOOK_ALIKES = {
     "A": "АΑ",
     "B": "ВΒ",
@@ -32,8 +35,7 @@ LOOK_ALIKES = {
     "3": "З",
 }
 """Cyrillic and Greek letters that read as a code's symbol: a Cyrillic keyboard types them."""
-_HIDDEN_SEPARATORS = "[\\s\\-–—_.\uff0d\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*"
-"""Separators, full-width dash, and the invisible characters a paste may carry."""
+_HIDDEN_SEPARATORS = _SEPARATOR_CLASS + "*"
 
 
 def generate(groups: int, group_length: int) -> str:

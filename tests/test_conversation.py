@@ -109,6 +109,18 @@ async def test_forget_clears_the_state(stack: Stack) -> None:
     assert "vos réponses et votre demande sont effacées" in user.last()["text"]
 
 
+async def test_forget_forgets_even_when_telegram_fails_to_say_so(stack: Stack) -> None:
+    """The state is cleared before Telegram is asked anything, as with a quick exit."""
+    user = stack.user()
+    await user.send("/start")
+    await user.press("J'ai compris")
+    stack.fake.fail_next("sendMessage", error_code=502, times=5)
+    await user.send("/forget")
+    held = await stack.state.dump()
+    for key in ('"l"', '"s"', '"t"', '"m"'):
+        assert key not in held, held
+
+
 async def test_blocking_the_bot_clears_the_state(stack: Stack) -> None:
     user = stack.user()
     await user.send("/start")
