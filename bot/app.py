@@ -21,16 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.config import ConfigError, Settings
-from bot.conversation import Runtime
+from bot.conversation.turn import Runtime
 from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
-from bot.limits import HANDOFF_WINDOW, RELAY_WINDOW, MemoryQuota
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
-from bot.process import settle_after_startup
-from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
-from bot.telegram_session import LeanSession, pin_response_models
+from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, MemoryQuota
+from bot.state.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
+from bot.transport.gc_tuning import settle_after_startup
+from bot.transport.session import LeanSession, pin_response_models
 from dialogs.languages import telegram_language
 from storage.db import create_engine, ensure_schema, sessions
 
@@ -77,7 +77,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        from bot.limits import RedisGuessLimiter, RedisQuota
+        from bot.state.limits import RedisGuessLimiter, RedisQuota
 
         # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
         redis = Redis.from_url(

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from sqlalchemy import select
 
 from bot import alerts, handoff, texts
-from bot.conversation import Runtime
+from bot.conversation.turn import Runtime
 from storage.directory import load_candidates
 from storage.models import Association, EnrolledChat, GroupMessage, hour
 from storage.routing import claim_orphans, forget, release

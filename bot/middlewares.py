@@ -14,10 +14,11 @@ from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
-from bot import conversation, texts
-from bot.conversation import Runtime, Turn
-from bot.pseudonym import PseudonymKeyBuilder
-from bot.session import Session
+from bot import texts
+from bot.conversation import turn as conversation
+from bot.conversation.turn import Runtime, Turn
+from bot.state.memory import Session
+from bot.state.pseudonym import PseudonymKeyBuilder
 
 log = logging.getLogger(__name__)
 

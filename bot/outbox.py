@@ -3,7 +3,7 @@
 A row is claimed (with a lease, so a dead process's claim is taken over), sent, then
 marked sent with Telegram's message id. Rows are written in the same transaction as the
 ticket change that caused them, so nothing is lost between the two. A failure is classed
-(bot.delivery) and acted on: a migrated group is followed at once, a gone chat makes its
+(bot.transport.failures) and acted on: a migrated group is followed at once, a gone chat makes its
 association unreachable and its tickets pass on, a 429 is waited out without counting, an
 outage is retried until OUTBOX_GIVE_UP_HOURS, and refused bytes are never sent again.
 Whatever is given up passes its ticket on and raises an alert (bot.alerts).
@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import alerts, handoff, texts
-from bot.delivery import Failure, Kind, classify
 from bot.jobs import pass_on_stranded
+from bot.transport.failures import Failure, Kind, classify
 from dialogs.i18n import Translator
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, now
 from storage.outbox import (
@@ -46,7 +46,7 @@ from storage.outbox import (
 from storage.tickets import OPEN_STATUSES
 
 if TYPE_CHECKING:
-    from bot.conversation import Runtime
+    from bot.conversation.turn import Runtime
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
@@ -228,7 +228,7 @@ class OutboxSender:
         return 1
 
     async def _failed(self, row: OutboxMessage, failure: Failure) -> None:
-        """Act on the failure's class (bot.delivery.Kind)."""
+        """Act on the failure's class (bot.transport.failures.Kind)."""
         log.warning("outbox message %d not delivered (%s)", row.id, failure.kind)
         if failure.kind is Kind.MIGRATED and failure.migrate_to is not None:
             async with self.db.begin() as session:

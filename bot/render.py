@@ -14,7 +14,7 @@ from html import escape
 from aiogram.types import InlineKeyboardButton
 
 from bot import texts
-from bot.telegram_session import PreparedKeyboard
+from bot.transport.session import PreparedKeyboard
 from dialogs.engine import Screen
 from dialogs.events import Event
 from dialogs.i18n import Translator
@@ -35,7 +35,7 @@ class Rendered:
 
     text: str
     markup: PreparedKeyboard
-    """Serialised once, the first time it is sent (see bot.telegram_session)."""
+    """Serialised once, the first time it is sent (see bot.transport.session)."""
     fingerprint: str
     """Short digest of text and buttons, to avoid "message is not modified" edits."""
 

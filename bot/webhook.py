@@ -40,7 +40,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.config import HEALTH_PATH, ConfigError
-from bot.telegram_session import lighten_update
+from bot.transport.session import lighten_update
 from storage.outbox import health as outbox_health
 
 log = logging.getLogger(__name__)

@@ -184,7 +184,7 @@ class OutboxMessage(Base):
     claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     error_class: Mapped[str | None] = mapped_column(String(16), default=None)
-    """The class of the last failure (bot.delivery.Kind), or why it was canceled."""
+    """The class of the last failure (bot.transport.failures.Kind), or why it was canceled."""
     queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=lambda: now())
     """When it was written; cleared once sent. Gives the age, and the give-up bound."""
     sent_hour: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)

@@ -194,7 +194,7 @@ def passed_over(ticket: Ticket) -> list[str]:
 
 
 async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: str) -> Ticket | Refusal:
-    """Store the reply whole: its length is checked before (bot.mailbox.MAX_REPLY), never cut here."""
+    """Store the reply whole: its length is checked before (bot.conversation.mailbox.MAX_REPLY), never cut here."""
     ticket = await ticket_for_chat(session, ticket_id, chat_id)
     if isinstance(ticket, Refusal):
         return ticket

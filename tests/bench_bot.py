@@ -23,12 +23,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.process import settle_after_startup
-from bot.telegram_session import pin_response_models
+from bot.transport.gc_tuning import settle_after_startup
+from bot.transport.session import pin_response_models
 from tests.fake_telegram import DEFAULT_TOKEN
 
 if TYPE_CHECKING:
-    from bot.pseudonym import PseudonymousMemoryStorage
+    from bot.state.pseudonym import PseudonymousMemoryStorage
 
 
 def screen_like_ours() -> tuple[str, InlineKeyboardMarkup]:
@@ -59,7 +59,7 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool, lean: bool) 
 
     With `screen`, that message is as big as one of ours (text and keyboard), so the
     difference left is Passerelle's own work, not the size of what it shows. With `lean`,
-    it talks to the Bot API through Passerelle's session (bot.telegram_session) instead
+    it talks to the Bot API through Passerelle's session (bot.transport.session) instead
     of aiogram's, so the difference left is not the HTTP client either.
     """
     router = Router()
@@ -80,7 +80,7 @@ async def bare(base_url: str, answer_callbacks: bool, screen: bool, lean: bool) 
     dispatcher.include_router(router)
     api = TelegramAPIServer.from_base(base_url)
     if lean:
-        from bot.telegram_session import LeanSession
+        from bot.transport.session import LeanSession
 
         session: AiohttpSession = LeanSession(api=api)
     else:
@@ -101,7 +101,7 @@ async def passerelle(base_url: str) -> None:
     # Imported here, so that the floors' peak memory is aiogram's, not aiogram's and ours.
     from bot.app import App
     from bot.config import load_settings
-    from bot.pseudonym import PseudonymousMemoryStorage
+    from bot.state.pseudonym import PseudonymousMemoryStorage
 
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(

@@ -94,7 +94,7 @@ def test_telegram_codes_map_to_catalogues(code: str | None, expected: str | None
 
 TRY_WITHOUT_AIOGRAM = """
 import sys
-from bot.cli import main
+from bot.cli.main import main
 code = main(["try", "--lang", "en"])
 print("aiogram imported:", "aiogram" in sys.modules)
 sys.exit(code)

@@ -25,10 +25,11 @@ from aiogram.exceptions import (
 from aiogram.methods import SendMessage
 from sqlalchemy import select, update
 
-from bot import cli_associations, cli_outbox
-from bot.delivery import Kind, classify
+from bot.cli import associations as cli_associations
+from bot.cli import outbox as cli_outbox
 from bot.jobs import check_accreditations, pass_on_stranded
 from bot.outbox import Pacer
+from bot.transport.failures import Kind, classify
 from dialogs.i18n import Catalogs
 from storage.directory import create_enrollment_code, unenroll
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.cli_associations import add_parser, run
+from bot.cli.associations import add_parser, run
 from storage.db import create_engine, sessions, upgrade
 from storage.directory import (
     COLUMNS,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.limits import OVERALL, PER_PERSON, PER_PERSON_WINDOW, GuessLimiter, MemoryQuota, Quota, RedisQuota
+from bot.state.limits import OVERALL, PER_PERSON, PER_PERSON_WINDOW, GuessLimiter, MemoryQuota, Quota, RedisQuota
 from tests.backends import SERVERS_MISSING, TEST_REDIS_URL
 
 

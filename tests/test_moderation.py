@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import cli_dialogs
+from bot.cli import dialogs as cli_dialogs
 from bot.moderation import SCRIPT_ID, NotApproved, load_approved, po_text
 from dialogs.loader import ORIENTATION
 from dialogs.record import Entry, Record, read_record, write_record

@@ -6,7 +6,7 @@ import asyncio
 
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
+from bot.state.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
 
 
 class Clock:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.limits import OVERALL, PER_PERSON, RedisGuessLimiter
+from bot.state.limits import OVERALL, PER_PERSON, RedisGuessLimiter
 from tests.backends import open_backend
 from tests.conftest import Stack, running_stack
 from tests.walks import walk_to_consent

@@ -6,9 +6,9 @@ import base64
 
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.pseudonym import PseudonymKeyBuilder
-from bot.sealing import seal, unseal
-from bot.session import Session
+from bot.state.memory import Session
+from bot.state.pseudonym import PseudonymKeyBuilder
+from bot.state.sealing import seal, unseal
 
 KEY = bytes(range(32))
 CODE = "ABCD-EFGH-JKMN"

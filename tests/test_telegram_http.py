@@ -1,4 +1,4 @@
-"""The bot's own HTTP client (bot.telegram_http) and the session that uses it (bot.telegram_session).
+"""The bot's own HTTP client (bot.transport.http) and the session that uses it (bot.transport.session).
 
 Why: every call the bot makes goes through this client, so HTTP's less common turns must
 hold: chunked answers, a server that closes after answering or without answering, a
@@ -24,9 +24,9 @@ from aiogram.exceptions import ClientDecodeError, TelegramBadRequest, TelegramNe
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, Message
 from aiohttp import web
 
-from bot import telegram_http
-from bot.telegram_http import ConnectionClosed, JsonClient
-from bot.telegram_session import LeanSession, PreparedKeyboard
+from bot.transport import http as telegram_http
+from bot.transport.http import ConnectionClosed, JsonClient
+from bot.transport.session import LeanSession, PreparedKeyboard
 from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
 
 OK_TRUE = b'{"ok":true,"result":true}'

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import texts
+from bot.conversation.mailbox import CONTINUED, MAX_REPLY, REPLY, Page, page_data, paginate, render_page
 from bot.handoff import STATUS_TEXT
-from bot.mailbox import CONTINUED, MAX_REPLY, REPLY, Page, page_data, paginate, render_page
 from dialogs.telegram_text import MESSAGE_LIMIT, cut, fits, utf16_len, visible_len
 from tests.walks import CATALOGS
 

@@ -18,9 +18,9 @@ from aiogram.types import CallbackQuery, Chat, ForceReply, InaccessibleMessage, 
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 
 from bot import handoff, texts
-from bot.conversation import Runtime
+from bot.conversation.mailbox import MAX_REPLY
+from bot.conversation.turn import Runtime
 from bot.filters import OnLoop
-from bot.mailbox import MAX_REPLY
 from dialogs.telegram_text import fits, utf16_len
 from storage.directory import enroll
 from storage.models import Ticket

@@ -17,8 +17,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 
-from bot import conversation
-from bot.conversation import Runtime, Turn
+from bot.conversation import turn as conversation
+from bot.conversation.turn import Runtime, Turn
 from bot.filters import OnLoop
 from bot.moderation import SCRIPT_ID, approved_version, load_files, pending_changes, po_text
 from dialogs.loader import ORIENTATION, ScriptInvalid

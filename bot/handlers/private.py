@@ -11,12 +11,14 @@ from aiogram.filters import Command, CommandStart, ExceptionTypeFilter, Filter
 from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import conversation, mailbox, texts
-from bot.conversation import Turn
+from bot import texts
+from bot.conversation import mailbox
+from bot.conversation import turn as conversation
+from bot.conversation.turn import Turn
 from bot.filters import OnLoop
 from bot.middlewares import AnswerPresses
 from bot.render import EXIT_DATA, PICK_PREFIX, PICKER_DATA
-from bot.session import Session
+from bot.state.memory import Session
 from dialogs.events import Event, try_decode
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from bot.sealing import seal, unseal
+from bot.state.sealing import seal, unseal
 from dialogs.engine import State
 
 DELETABLE_SECONDS = 48 * 3600
@@ -140,7 +140,7 @@ class Session(BaseModel):
         return max(known, default=None)
 
     # -- the ticket's code, and the associations not to offer again: sealed ------------
-    # In the state they are one sealed string (bot.sealing); in clear only in this
+    # In the state they are one sealed string (bot.state.sealing); in clear only in this
     # object, during one update, once `unlock` was given this person's key.
 
     sealed: str | None = Field(default=None, alias="t")

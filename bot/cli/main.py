@@ -7,7 +7,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from bot import cli_associations, cli_dialogs, cli_outbox, cli_translations
+from bot.cli import associations as cli_associations
+from bot.cli import dialogs as cli_dialogs
+from bot.cli import outbox as cli_outbox
+from bot.cli import translations as cli_translations
 from bot.config import ConfigError, load_settings
 from bot.moderation import NotApproved
 from dialogs.loader import ScriptInvalid
@@ -61,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "purge":
             return asyncio.run(_purge())
         if args.command == "try":
-            from bot.try_cli import walk
+            from bot.cli.walk import walk
 
             return walk(args.lang)
     except ConfigError as exc:
@@ -126,7 +129,3 @@ async def _purge() -> int:
         await engine.dispose()
     print(f"purged {removed} ticket(s) older than {settings.ticket_retention_days} days")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ per call here against about 30 µs for this. A button press makes two calls, so 
 third of the bot's CPU. This client does one thing: POST a JSON body over a kept-alive
 connection (TLS for https) and read the answer, whose framing (Content-Length or chunked)
 httptools parses; httptools is the C parser uvicorn uses. Uploads, downloads and proxies
-stay with aiohttp (bot.telegram_session).
+stay with aiohttp (bot.transport.session).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ cost of a button press). A `PreparedKeyboard` keeps the JSON it was first sent a
 every later request sends that same text. Screens are shared between people and hold
 nothing about anyone, so neither does the cached JSON.
 
-4. Send every call that carries no file as one JSON body through `bot.telegram_http`
+4. Send every call that carries no file as one JSON body through `bot.transport.http`
 (about a third of the CPU of aiohttp's form and request machinery).
 
 5. Do not parse the old screen that comes back with every script button press (`lighten_update`).
@@ -52,7 +52,7 @@ from aiohttp.http import SERVER_SOFTWARE
 from pydantic import PrivateAttr, ValidationError
 from pydantic_core import from_json
 
-from bot.telegram_http import JsonClient
+from bot.transport.http import JsonClient
 from dialogs.events import try_decode
 
 HOT_METHODS: tuple[type[TelegramMethod[Any]], ...] = (

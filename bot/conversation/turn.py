@@ -27,12 +27,13 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import handoff, mailbox, texts
+from bot import handoff, texts
 from bot.config import Settings
-from bot.erasure import Erasures, ExitPlan
-from bot.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
+from bot.conversation import mailbox
+from bot.conversation.erasure import Erasures, ExitPlan
 from bot.render import Rendered, button, footer, render_picker, render_screen
-from bot.session import Session
+from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
+from bot.state.memory import Session
 from dialogs.engine import Engine, State, Step
 from dialogs.events import Event, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
@@ -417,7 +418,7 @@ def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboard
 
 async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int = 0) -> None:
     """Status and replies of a ticket, for whoever holds its code: one page of replies at a
-    time, newest first (bot.mailbox)."""
+    time, newest first (bot.conversation.mailbox)."""
     async with turn.runtime.db() as session:
         ticket = await find_ticket(session, code)
     tr = turn.tr
@@ -594,7 +595,7 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
 
     `seen` is the /exit message or the screen whose button was pressed (`pressed`, which
     may be an older one). The state is reset and saved here, before any call to Telegram;
-    the middleware then starts the deletion (bot.erasure): every message of the
+    the middleware then starts the deletion (bot.conversation.erasure): every message of the
     conversation Telegram still lets a bot delete, up to the neutral line; the bot's
     messages too old for that are blanked into the neutral line.
     """

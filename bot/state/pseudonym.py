@@ -40,7 +40,7 @@ class PseudonymKeyBuilder(KeyBuilder):
         return pseudonym
 
     def seal_key(self, key: StorageKey) -> bytes:
-        """The key that seals what opens this person's mailbox (bot.sealing).
+        """The key that seals what opens this person's mailbox (bot.state.sealing).
 
         Another HMAC of the same ids, under its own label: neither the pseudonym (which
         names the state) nor the secret alone gives it; both the secret and the ids do.

@@ -1,6 +1,6 @@
 """Deletions that finish whatever Telegram answers: a quick exit, and what the person sent.
 
-A quick exit resets the state at once (bot.conversation.quick_exit) and hands what it
+A quick exit resets the state at once (bot.conversation.turn.quick_exit) and hands what it
 must delete to `Erasures`, which runs it as a task of this process, in memory only: no
 chat id is written anywhere for it. A 429 waits for its `retry_after`, a 5xx or a lost
 connection backs off, until the messages are past Telegram's 48 hours. At shutdown the
@@ -21,7 +21,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import Message
 
-from bot.session import DELETABLE_SECONDS, Session, first_deletable, reach
+from bot.state.memory import DELETABLE_SECONDS, Session, first_deletable, reach
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
