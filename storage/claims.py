@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import on_postgresql
+from storage.db import on_postgresql, rows_changed
 from storage.models import now
 
 Row = TypeVar("Row")
@@ -40,14 +40,14 @@ async def claim(
     until = moment + dt.timedelta(seconds=lease)
     claimed = []
     for row in list(await session.scalars(query)):
-        won = await session.execute(
+        won = await rows_changed(
+            session,
             update(table)
             # a TypeVar has no columns: every claimable model has `id` (checked by the tests)
             .where(table.id == row.id, free, *still)  # type: ignore[attr-defined]
             .values(claimed_until=until)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        # DML gives a CursorResult; execute() says Result
-        if won.rowcount == 1:  # type: ignore[attr-defined]
+        if won == 1:
             claimed.append(row)
     return claimed

@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, CursorResult, Executable, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
@@ -69,6 +69,15 @@ async def one_at_a_time(connection: AsyncConnection | AsyncSession) -> None:
 def on_postgresql(session: AsyncSession) -> bool:
     """Row locks with SKIP LOCKED exist there; SQLite has one writer at a time anyway."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def rows_changed(session: AsyncSession, statement: Executable) -> int:
+    """Run an UPDATE, a DELETE or an INSERT … SELECT and say how many rows it touched.
+
+    Such statements give a CursorResult, which has `rowcount`; `execute()` is typed as the
+    general Result, so the cast lives here, once."""
+    result = cast("CursorResult[Any]", await session.execute(statement))
+    return int(result.rowcount or 0)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

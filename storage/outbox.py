@@ -9,6 +9,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.claims import claim
+from storage.db import rows_changed
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, hour, now
 from storage.routing import remember, remember_sent
 
@@ -119,25 +120,25 @@ async def hold(session: AsyncSession, row: OutboxMessage) -> bool:
 
 async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
     """Rows waiting for `old_chat_id` go to `new_chat_id` instead (a migration, a re-enrollment)."""
-    moved = await session.execute(
+    return await rows_changed(
+        session,
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == old_chat_id, OutboxMessage.status.in_(WAITING))
         .values(chat_id=new_chat_id, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return int(moved.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def cancel_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
     """Rows waiting for a chat that will not take them: blanked, never sent. The caller passes
     their tickets on (bot.jobs.pass_on_stranded) and tells the people who run the bot."""
-    canceled = await session.execute(
+    return await rows_changed(
+        session,
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status.in_(WAITING))
         .values(status="canceled", text="", claimed_until=None, error_class=reason, given_up_at=hour())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return int(canceled.rowcount or 0)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
 
 
 async def seconds_until_due(session: AsyncSession) -> float | None:

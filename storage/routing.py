@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.claims import claim
+from storage.db import rows_changed
 from storage.models import GroupMessage, OutboxMessage, hour
 
 
@@ -24,7 +25,8 @@ async def remember_sent(session: AsyncSession, row_id: int, message_id: int) -> 
     """An outbox row Telegram accepted as `message_id`: map it to the row's ticket, if any.
     False when nothing was mapped (no ticket, the row deleted with its ticket, or mapped already)."""
     row = OutboxMessage.__table__.c
-    mapped = await session.execute(
+    mapped = await rows_changed(
+        session,
         insert(GroupMessage).from_select(
             ["chat_id", "message_id", "ticket_id", "locale", "sent_at"],
             select(row.chat_id, literal(message_id), row.ticket_id, row.locale, literal(hour())).where(
@@ -32,9 +34,9 @@ async def remember_sent(session: AsyncSession, row_id: int, message_id: int) -> 
                 row.ticket_id.is_not(None),
                 ~exists().where(and_(GroupMessage.chat_id == row.chat_id, GroupMessage.message_id == message_id)),
             ),
-        )
+        ),
     )
-    return bool(mapped.rowcount)  # type: ignore[attr-defined]
+    return bool(mapped)
 
 
 async def ticket_of(session: AsyncSession, chat_id: int, message_id: int) -> int | None:

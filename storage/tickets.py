@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import codes
-from storage.db import on_postgresql
+from storage.db import on_postgresql, rows_changed
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
 from storage.routing import ticket_of
 
@@ -141,8 +141,7 @@ async def find_ticket(session: AsyncSession, code: str) -> Ticket | None:
 
 
 async def delete_ticket(session: AsyncSession, code: str) -> bool:
-    result = await session.execute(delete(Ticket).where(Ticket.code_hash == code_hash(code)))
-    return bool(result.rowcount)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
+    return bool(await rows_changed(session, delete(Ticket).where(Ticket.code_hash == code_hash(code))))
 
 
 @dataclass(frozen=True)
@@ -164,13 +163,14 @@ async def ticket_for_chat(session: AsyncSession, ticket_id: int, chat_id: int) -
     chat = await enrolled_chat(session, ticket.association_id) if ticket.association_id else None
     if chat is None or chat.chat_id != chat_id:
         return Refusal("not_yours")
-    held = await session.execute(
+    held = await rows_changed(
+        session,
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.association_id == ticket.association_id)
         .values(association_id=ticket.association_id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if held.rowcount != 1:  # type: ignore[attr-defined]
+    if held != 1:
         return Refusal("not_yours")
     await session.refresh(ticket)
     return ticket
@@ -278,10 +278,11 @@ async def claim_overdue(
         and await session.scalar(select(Ticket.id).where(*still).with_for_update(skip_locked=True)) is None
     ):
         return None
-    won = await session.execute(
-        update(Ticket).where(*still).values(updated_at=hour(now)).execution_options(synchronize_session=False)
+    won = await rows_changed(
+        session,
+        update(Ticket).where(*still).values(updated_at=hour(now)).execution_options(synchronize_session=False),
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
+    if won != 1:
         return None
     return await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)], populate_existing=True)
 
@@ -302,7 +303,7 @@ async def purge(session: AsyncSession, retention_days: int, now: dt.datetime | N
         ids = list(await session.scalars(query))
         if not ids:
             return removed
-        result = await session.execute(delete(Ticket).where(Ticket.id.in_(ids), Ticket.created_at <= limit))
-        if not result.rowcount:  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
+        deleted = await rows_changed(session, delete(Ticket).where(Ticket.id.in_(ids), Ticket.created_at <= limit))
+        if not deleted:
             return removed
-        removed += int(result.rowcount)  # type: ignore[attr-defined]  # DML gives a CursorResult; execute() says Result
+        removed += deleted
