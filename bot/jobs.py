@@ -1,6 +1,6 @@
 """Periodic work inside the bot process: pass on notices nobody accepted or nobody can
 receive, purge old tickets, clear from association chats what the bot sent about tickets
-now deleted, and warn of accreditations about to end.
+now deleted, and warn of accreditations about to end (30 and 7 days before).
 
 `passerelle purge` runs the same purge from the command line; the running bot then
 clears the chats at its next run. Several instances may run these together: each ticket
@@ -18,12 +18,12 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat
-from sqlalchemy import select
 
 from bot import alerts, handoff, texts
 from bot.conversation.turn import Runtime
+from storage.coverage import warnings_due
 from storage.directory import load_candidates
-from storage.models import Association, EnrolledChat, GroupMessage, hour
+from storage.models import GroupMessage, OutboxMessage, hour
 from storage.routing import claim_orphans, forget, release
 from storage.tickets import claim_overdue, overdue, purge, stranded
 
@@ -32,7 +32,6 @@ EVERY_SECONDS = 600.0
 """Ten minutes: pass-on deadlines are counted in hours, retention in days."""
 DELETE_HOURS = 47
 """Telegram lets a bot delete its messages for 48 hours; times are kept to the hour."""
-ACCREDITATION_WARNING_DAYS = 30
 
 
 async def pass_on_overdue(runtime: Runtime) -> int:
@@ -76,23 +75,29 @@ async def pass_on_stranded(runtime: Runtime) -> int:
 
 
 async def check_accreditations(runtime: Runtime, today: dt.date) -> int:
-    """Alert for each enrolled association whose accreditation ends within 30 days; returns how many."""
-    until = today + dt.timedelta(days=ACCREDITATION_WARNING_DAYS)
+    """Warn 30 and then 7 days before an accreditation ends (storage.coverage.WARNING_DAYS):
+    the people who run the bot, and the association's own chat in its language. Each level
+    is given once, whatever restarts or instances; returns how many warnings were given."""
     async with runtime.db.begin() as session:
-        ending = list(
-            await session.scalars(
-                select(Association)
-                .join(EnrolledChat)
-                .where(Association.accredited_until >= today, Association.accredited_until <= until)
-                .order_by(Association.slug)
-            )
-        )
-        for association in ending:
-            text = alerts.ACCREDITATION.format(slug=association.slug, date=association.accredited_until.isoformat())
-            alerts.queue_alert(session, runtime.settings, text)
-    if ending:
+        due = await warnings_due(session, today)
+        for warning in due:
+            alert = alerts.ACCREDITATION.format(slug=warning.slug, date=warning.until.isoformat())
+            alerts.queue_alert(session, runtime.settings, alert)
+            if warning.chat_id is not None:
+                tr = runtime.catalogs.get(warning.notice_locale)
+                text = tr.gettext(texts.ACCREDITATION_ENDING).format(date=tr.date(warning.until))
+                session.add(
+                    OutboxMessage(
+                        ticket_id=None,
+                        chat_id=warning.chat_id,
+                        kind="info",
+                        locale=warning.notice_locale,
+                        text=escape(text),
+                    )
+                )
+    if due:
         runtime.wake_sender()
-    return len(ending)
+    return len(due)
 
 
 async def purge_expired(runtime: Runtime) -> int:

@@ -187,6 +187,11 @@ ENROLL_PUBLIC = N_(
 )
 REQUEST_GONE = N_("Cette demande n'existe plus.")
 GROUP_PURGED = N_("Demande effacée.")
+ACCREDITATION_ENDING = N_(
+    "⚠️ D'après l'annuaire du bot, l'agrément de votre association se termine le {date}. "
+    "Après cette date, le bot ne vous enverra plus de nouvelles demandes. "
+    "S'il est renouvelé, donnez la nouvelle date à la personne qui gère le bot."
+)
 
 # What Telegram shows about the bot before a chat starts: discreet on purpose, since the
 # phone may be seen by someone else (setMyDescription, setMyShortDescription).

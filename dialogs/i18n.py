@@ -7,6 +7,7 @@ instead, as gettext intends.
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import re
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -63,6 +65,10 @@ class Translator:
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=Locale.parse(self.locale))
+
+    def date(self, value: dt.date) -> str:
+        """A calendar date as this language writes it in full ("30 juin 2027", "June 30, 2027")."""
+        return format_date(value, format="long", locale=Locale.parse(self.locale))
 
 
 def compile_po(path: Path) -> gettext.GNUTranslations:

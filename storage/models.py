@@ -55,6 +55,10 @@ class Association(Base):
     unreachable_since: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     """Set when Telegram says its chat is gone (bot removed, chat deleted): closed for new
     requests until its team enrolls a chat again."""
+    warned_for: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    """The `accredited_until` the last warning of its end was about (storage.coverage)."""
+    warned_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    """That warning's level: 30 or 7 days before the end."""
 
     chats: Mapped[list[EnrolledChat]] = relationship(back_populates="association", cascade="all, delete-orphan")
 

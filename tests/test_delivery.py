@@ -316,15 +316,23 @@ async def test_re_enroll_moves_pending_rows_to_the_new_chat(stack: Stack) -> Non
 
 
 async def test_an_accreditation_ending_within_30_days_is_alerted(stack: Stack) -> None:
-    await enrolled_directory(stack)
+    directory = await enrolled_directory(stack)
     today = dt.date.today()
     async with stack.app.runtime.db.begin() as session:
         lyon = update(Association).where(Association.slug == "test-lyon")
-        await session.execute(lyon.values(accredited_until=today + dt.timedelta(days=12)))
+        await session.execute(lyon.values(accredited_until=today + dt.timedelta(days=12), notice_locale="en"))
     assert await check_accreditations(stack.app.runtime, today) == 1
     stack.app.sender.wake()
     alert = (await wait_alert(stack, "accréditation"))[0]
     assert "test-lyon" in alert
+    team = directory.staff["test-lyon"]
+    await stack.fake.wait_for(lambda: any("accreditation" in t for t in team.texts()), timeout=10)
+    told = [t for t in team.texts() if "accreditation" in t]
+    expected = today + dt.timedelta(days=12)
+    assert len(told) == 1 and f"{expected:%B} {expected.day}, {expected.year}" in told[0], "in English, its language"
+
+    assert await check_accreditations(stack.app.runtime, today) == 0, "told once per level, not every day"
+    assert await check_accreditations(stack.app.runtime, today + dt.timedelta(days=5)) == 1, "then 7 days before"
 
 
 async def test_alerts_go_to_the_moderators_without_an_alert_chat(backend: Backend, captured_logs: io.StringIO) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.coverage import audit
 from storage.db import create_engine, ensure_schema, sessions
 from storage.directory import (
     ENROLLMENT_VALIDITY,
@@ -25,6 +26,7 @@ from storage.directory import (
     unenroll,
 )
 from storage.models import Association
+from storage.places import places
 
 _NAME_WIDTH = 40
 _DEPARTEMENTS_SHOWN = 6
@@ -43,6 +45,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     enrolled.add_argument("slug")
     unenrolled = actions.add_parser("unenroll", help="unbind an association's Telegram chat")
     unenrolled.add_argument("slug")
+    checked = actions.add_parser(
+        "check",
+        help="accreditations ending or ended, associations paused or unreachable, départements with none; "
+        "exits 1 when any is found (for cron)",
+    )
+    checked.add_argument(
+        "--on", type=_date, default=None, metavar="YYYY-MM-DD", help="check as of this date (default: today)"
+    )
 
 
 async def run(args: argparse.Namespace, database_url: str) -> int:
@@ -69,10 +79,29 @@ async def _dispatch(args: argparse.Namespace, session: AsyncSession) -> int:
             return await _enroll(session, args.slug)
         if action == "unenroll":
             return await _unenroll(session, args.slug)
+        if action == "check":
+            return await _check(session, args.on or dt.date.today())  # noqa: DTZ011  (local calendar date, as in _list)
     except UnknownAssociation as exc:
         _fail(str(exc))
         return 1
     raise ValueError(f"unknown associations action {action!r}")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD") from None
+
+
+async def _check(session: AsyncSession, today: dt.date) -> int:
+    found = await audit(session, today, places())
+    for line in found.lines():
+        print(line)
+    if not found.problems():
+        print(f"{today.isoformat()}: nothing to report")
+        return 0
+    return 1
 
 
 def _fail(message: str) -> None:
