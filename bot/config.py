@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     handoff_accept_hours: int = Field(default=24, ge=1, le=24 * 14)
     """A notice not accepted within this time is passed on to the next nearest association."""
+    handoff_remind_hours: int = Field(default=6, ge=0, le=24 * 14)
+    """This long before that pass-on, the association is reminded once; 0: no reminder."""
     ticket_retention_days: int = Field(default=30, ge=1, le=366)
     """Tickets and their replies are deleted after this many days."""
     handoffs_per_day: int = Field(default=3, ge=1, le=100)
@@ -159,6 +161,14 @@ class Settings(BaseSettings):
             if not all(re.fullmatch(r"-?\d+", p) for p in parts):
                 raise ValueError("it must be Telegram user ids separated by commas")
             return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("handoff_remind_hours")
+    @classmethod
+    def _remind(cls, value: int, info: ValidationInfo) -> int:
+        accept = info.data.get("handoff_accept_hours")
+        if value and accept is not None and value >= accept:
+            raise ValueError(f"it must be less than HANDOFF_ACCEPT_HOURS ({accept}), or 0 for no reminder")
         return value
 
     @field_validator("default_locale")

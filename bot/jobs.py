@@ -1,6 +1,7 @@
-"""Periodic work inside the bot process: pass on notices nobody accepted or nobody can
-receive, purge old tickets, clear from association chats what the bot sent about tickets
-now deleted, and warn of accreditations about to end (30 and 7 days before).
+"""Periodic work inside the bot process: remind associations of notices not yet accepted,
+pass on those nobody accepted in time or nobody can receive, purge old tickets, clear
+from association chats what the bot sent about tickets now deleted, and warn of
+accreditations about to end (30 and 7 days before).
 
 `passerelle purge` runs the same purge from the command line; the running bot then
 clears the chats at its next run. Several instances may run these together: each ticket
@@ -25,7 +26,7 @@ from storage.coverage import warnings_due
 from storage.directory import load_candidates
 from storage.models import GroupMessage, OutboxMessage, hour
 from storage.routing import claim_orphans, forget, release
-from storage.tickets import claim_overdue, overdue, purge, stranded
+from storage.tickets import claim_overdue, due_reminders, overdue, purge, queue, reference, stranded
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 600.0
@@ -56,6 +57,22 @@ async def pass_on_overdue(runtime: Runtime) -> int:
         runtime.wake_sender()
         log.info("passed on %d ticket(s) not accepted in time", moved)
     return moved
+
+
+async def remind_unaccepted(runtime: Runtime) -> int:
+    """Remind an association, once, HANDOFF_REMIND_HOURS before its notice passes on
+    unaccepted; returns how many were reminded."""
+    settings = runtime.settings
+    async with runtime.db.begin() as session:
+        due = await due_reminders(session, settings.handoff_accept_hours, settings.handoff_remind_hours)
+        for ticket, chat in due:
+            locale = ticket.association.notice_locale if ticket.association else settings.default_locale
+            text = runtime.catalogs.get(locale).gettext(texts.NOTICE_REMINDER)
+            text = text.format(ticket=ticket.id, reference=reference(ticket), hours=settings.handoff_remind_hours)
+            queue(session, ticket, chat.chat_id, locale, "info", escape(text))
+    if due:
+        runtime.wake_sender()
+    return len(due)
 
 
 async def pass_on_stranded(runtime: Runtime) -> int:
@@ -153,6 +170,7 @@ async def maintenance(runtime: Runtime, bot: Bot, every: float = EVERY_SECONDS) 
         try:
             await pass_on_stranded(runtime)
             await pass_on_overdue(runtime)
+            await remind_unaccepted(runtime)
             await purge_expired(runtime)
             await clear_group_messages(runtime, bot)
             if checked != (today := handoff.today()):

@@ -170,6 +170,10 @@ NOTICE_NOT_YOURS = N_("Cette demande n'est pas pour ce groupe.")
 NOTICE_ALREADY = N_("Cette demande a déjà été traitée.")
 NOTICE_NO_OTHER = N_("Aucune autre association disponible : la demande reste chez vous.")
 NOTICE_TIMEOUT = N_("La demande n° {ticket} n'a pas été acceptée à temps : elle est transmise à une autre association.")
+NOTICE_REMINDER = N_(
+    "⏰ La demande n° {ticket} ({reference}) n'est pas encore acceptée. "
+    "Sans réponse dans {hours} h, elle passera à une autre association."
+)
 REPLY_PROMPT = N_("Réponse à la demande n° {ticket} : écrivez votre réponse en répondant à ce message.")
 REPLY_SAVED = N_("Réponse enregistrée. La personne la lira avec son code.")
 REPLY_TOO_LONG = N_(

@@ -114,6 +114,9 @@ class Ticket(Base):
     caller can be matched to a request; it opens nothing (see storage.tickets.reference)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=hour)
+    reminded_association_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The association last reminded that this ticket waits (storage.tickets.due_reminders):
+    each association it goes to is reminded once."""
 
     association: Mapped[Association | None] = relationship()
     messages: Mapped[list[TicketMessage]] = relationship(

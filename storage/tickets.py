@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -261,6 +261,41 @@ async def overdue(session: AsyncSession, accept_hours: int, now: dt.datetime | N
 def _overdue(accept_hours: int, now: dt.datetime | None) -> tuple[Any, ...]:
     limit = hour(now) - dt.timedelta(hours=accept_hours)
     return Ticket.status.in_(OPEN_STATUSES), Ticket.updated_at <= limit
+
+
+async def due_reminders(
+    session: AsyncSession, accept_hours: int, remind_hours: int, now: dt.datetime | None = None
+) -> list[tuple[Ticket, EnrolledChat]]:
+    """Open tickets whose pass-on comes within `remind_hours`, with the chat to remind; each
+    claimed in this transaction, so its association is reminded once (of two instances, one
+    wins the conditional UPDATE). An overdue ticket gets its pass-on, not a late reminder."""
+    if not remind_hours:
+        return []
+    moment = hour(now)
+    soon = (
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.status != "undelivered",
+        Ticket.association_id.is_not(None),
+        Ticket.updated_at <= moment - dt.timedelta(hours=accept_hours - remind_hours),
+        Ticket.updated_at > moment - dt.timedelta(hours=accept_hours),
+        or_(Ticket.reminded_association_id.is_(None), Ticket.reminded_association_id != Ticket.association_id),
+    )
+    due = []
+    for ticket_id in list(await session.scalars(select(Ticket.id).where(*soon).order_by(Ticket.id))):
+        won = await rows_changed(
+            session,
+            update(Ticket)
+            .where(Ticket.id == ticket_id, *soon)
+            .values(reminded_association_id=Ticket.association_id)
+            .execution_options(synchronize_session=False),
+        )
+        if not won:
+            continue
+        ticket = await session.get(Ticket, ticket_id, options=[selectinload(Ticket.association)])
+        chat = await enrolled_chat(session, ticket.association_id) if ticket and ticket.association_id else None
+        if ticket is not None and chat is not None:
+            due.append((ticket, chat))
+    return due
 
 
 async def claim_overdue(

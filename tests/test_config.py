@@ -39,6 +39,11 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         ({"BOT_TOKEN": DEFAULT_TOKEN, "PASSERELLE_SECRET": "short"}, "PASSERELLE_SECRET is invalid"),
         ({"BOT_TOKEN": DEFAULT_TOKEN, "DEFAULT_LOCALE": "tlh"}, "DEFAULT_LOCALE is invalid"),
         ({"BOT_TOKEN": DEFAULT_TOKEN, "BOT_API_URL": "ftp:/x"}, "BOT_API_URL is invalid"),
+        ({"BOT_TOKEN": DEFAULT_TOKEN, "HANDOFF_REMIND_HOURS": "24"}, "less than HANDOFF_ACCEPT_HOURS (24)"),
+        (
+            {"BOT_TOKEN": DEFAULT_TOKEN, "HANDOFF_ACCEPT_HOURS": "4", "HANDOFF_REMIND_HOURS": "6"},
+            "HANDOFF_REMIND_HOURS is invalid",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line(env: dict[str, str], expected: str, tmp_path: Path) -> None:

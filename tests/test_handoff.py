@@ -9,8 +9,8 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 
 from bot.app import App
-from bot.jobs import pass_on_overdue
-from storage.models import OutboxMessage, Ticket
+from bot.jobs import pass_on_overdue, remind_unaccepted
+from storage.models import OutboxMessage, Ticket, hour
 from tests.conftest import Stack, make_settings
 from tests.fake_telegram import FakeUser
 from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
@@ -194,6 +194,54 @@ async def test_pass_on_by_timeout(stack: Stack) -> None:
     await stack.fake.wait_for(
         lambda: any("pas été acceptée à temps" in t for t in directory.staff["test-nord"].texts())
     )
+
+
+async def test_a_reminder_comes_once_before_the_pass_on(stack: Stack) -> None:
+    """HANDOFF_REMIND_HOURS (6) before the pass-on (24 h): one reminder, in the chat that has
+    the notice; the next association gets its own reminder in its turn, and never one late."""
+    directory = await enrolled_directory(stack)
+    runtime = stack.app.runtime
+    await consent_and_send(stack.user(), "93200")
+    await wait_notice(stack, directory, "test-nord")
+    nord = directory.staff["test-nord"]
+
+    async def age(hours: int) -> None:
+        async with runtime.db.begin() as session:
+            await session.execute(update(Ticket).values(updated_at=hour() - dt.timedelta(hours=hours)))
+
+    def reminders(team: FakeUser) -> list[str]:
+        return [t for t in team.texts() if "pas encore acceptée" in t]
+
+    await age(17)
+    assert await remind_unaccepted(runtime) == 0, "7 hours before the pass-on: too early"
+    await age(18)
+    assert await remind_unaccepted(runtime) == 1
+    assert await remind_unaccepted(runtime) == 0, "once"
+    runtime.wake_sender()
+    await stack.fake.wait_for(lambda: len(reminders(nord)) == 1)
+    assert "6 h" in reminders(nord)[0] and "n°" in reminders(nord)[0]
+    await age(23)
+    assert await remind_unaccepted(runtime) == 0
+    await age(24)
+    assert await remind_unaccepted(runtime) == 0, "overdue: the pass-on comes, not a late reminder"
+    assert await pass_on_overdue(runtime) == 1
+    runtime.wake_sender()
+    await wait_notice(stack, directory, "test-paris")
+    await age(18)
+    assert await remind_unaccepted(runtime) == 1, "the next association is reminded in its turn"
+    runtime.wake_sender()
+    await stack.fake.wait_for(lambda: len(reminders(directory.staff["test-paris"])) == 1)
+    assert len(reminders(nord)) == 1
+
+
+async def test_an_accepted_request_gets_no_reminder(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    await consent_and_send(stack.user(), "93200")
+    await wait_notice(stack, directory, "test-nord")
+    await directory.staff["test-nord"].press("Accepter")
+    async with stack.app.runtime.db.begin() as session:
+        await session.execute(update(Ticket).values(updated_at=hour() - dt.timedelta(hours=20)))
+    assert await remind_unaccepted(stack.app.runtime) == 0
 
 
 async def test_forged_accept_from_another_chat_is_refused(stack: Stack) -> None:
