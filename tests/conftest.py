@@ -1,7 +1,7 @@
 """The real stack under test: aiogram polls a fake Bot API over HTTP.
 
 Every test that takes `backend` (and so every `stack` test) runs twice: on a real SQLite
-file with memory state, and on real PostgreSQL with Redis (see tests/backends.py).
+file with memory state, and on real PostgreSQL with Redis (see tests/support/backends.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from bot.app import App
 from bot.config import Settings, load_settings
 from bot.logs import setup_logging
-from tests.backends import (
+from tests.support.backends import (
     BACKENDS,
     SERVERS_MISSING,
     TEST_DATABASE_URL,
@@ -28,8 +28,8 @@ from tests.backends import (
     StateView,
     open_backend,
 )
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.self_contained import install as refuse_reads_outside_the_repository
+from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
+from tests.support.self_contained import install as refuse_reads_outside_the_repository
 
 refuse_reads_outside_the_repository()
 

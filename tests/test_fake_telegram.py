@@ -43,7 +43,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from tests.fake_telegram import (
+from tests.support.fake_telegram import (
     NOT_MODIFIED,
     SPEC_ENV,
     ApiSpec,

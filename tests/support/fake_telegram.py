@@ -91,7 +91,7 @@ JSON = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 SPEC_ENV = "TELEGRAM_BOT_API_SPEC"
-VENDORED_SPEC = Path(__file__).resolve().parent / "support" / "telegram" / "bot-api.json"
+VENDORED_SPEC = Path(__file__).resolve().parent / "telegram" / "bot-api.json"
 """Bot API 10.1, from PaulSonOfLars/telegram-bot-api-spec (MIT): see its README beside it."""
 DEFAULT_BOT_ID = 7000000001
 DEFAULT_TOKEN = f"{DEFAULT_BOT_ID}:AAFakePasserelleTestToken-0123456789ab"
