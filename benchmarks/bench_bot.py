@@ -25,7 +25,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.transport.gc_tuning import settle_after_startup
 from bot.transport.session import pin_response_models
-from tests.support.fake_telegram import DEFAULT_TOKEN
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 if TYPE_CHECKING:
     from bot.state.pseudonym import PseudonymousMemoryStorage

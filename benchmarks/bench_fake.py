@@ -14,7 +14,7 @@ connects to ``control_port`` and sends one command a line:
 and is told ``r CHAT`` each time the bot sends or edits a message in CHAT (the reply it
 waits for), or ``e CHAT WHY`` when a command cannot be carried out.
 
-The fake itself is tests/support/fake_telegram.py, unchanged and just as strict; this wrapper only
+The fake itself is tests/support/fake_telegram/, unchanged and just as strict; this wrapper only
 remembers each chat's latest bot message, so that finding the button to press does not
 scan a chat's whole history (which grows for the whole run and would slow the harness,
 not the bot, more for the floors, which send a new message every step).

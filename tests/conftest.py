@@ -28,7 +28,8 @@ from tests.support.backends import (
     StateView,
     open_backend,
 )
-from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 from tests.support.self_contained import install as refuse_reads_outside_the_repository
 
 refuse_reads_outside_the_repository()

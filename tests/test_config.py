@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from dialogs.languages import match_locale
-from tests.support.fake_telegram import DEFAULT_TOKEN
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 AVAILABLE = ("fr", "en", "ro", "bg", "zh_Hans", "es", "pt_BR", "ar", "ru", "uk", "hu", "sq", "pcm")
 

@@ -27,7 +27,8 @@ from storage.directory import create_enrollment_code, enroll, import_csv
 from storage.models import OutboxMessage, Ticket
 from tests.conftest import SECRET, Stack, make_settings
 from tests.support.backends import Backend
-from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 from tests.support.handoff_fixtures import DIRECTORY, GROUPS, Directory, enrolled_directory, reference_on
 from tests.support.walks import walk_to_consent
 from tests.test_handoff import consent_and_send, wait_notice
