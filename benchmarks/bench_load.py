@@ -38,9 +38,9 @@ import aiohttp
 from sqlalchemy.engine import make_url
 
 from benchmarks.bench_driver import cpu_seconds, peak_kib
-from tests.conftest import SECRET
 from tests.support.fake_telegram import FakeTelegram, FakeUser
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
+from tests.support.stack import SECRET
 from tests.support.walks import walk_to_consent
 
 ROOT = Path(__file__).resolve().parents[1]

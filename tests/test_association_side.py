@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 from bot.app import App
 from bot.jobs import pass_on_overdue, purge_expired
 from storage.models import OutboxMessage, Ticket
-from tests.conftest import Stack, make_settings
 from tests.support.fake_telegram import FakeUser
 from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory
+from tests.support.stack import Stack, make_settings
 from tests.support.walks import walk_to_consent
 from tests.test_handoff import consent_and_send, wait_notice
 

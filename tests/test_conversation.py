@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from tests.conftest import Stack, running_stack
 from tests.support.backends import Backend
+from tests.support.stack import Stack, running_stack
 from tests.support.walks import french_leftovers, walk_to_consent
 
 

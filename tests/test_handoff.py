@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from bot.app import App
 from bot.jobs import pass_on_overdue
 from storage.models import OutboxMessage, Ticket
-from tests.conftest import Stack, make_settings
 from tests.support.fake_telegram import FakeUser
 from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.stack import Stack, make_settings
 from tests.support.walks import walk_to_consent
 
 

@@ -7,8 +7,8 @@ and everything logged (at DEBUG).
 
 from __future__ import annotations
 
-from tests.conftest import Stack
 from tests.support.bad_input_content import CONTENT
+from tests.support.stack import Stack
 from tests.support.walks import walk_to_consent
 
 PEOPLE = [

@@ -18,8 +18,8 @@ from dialogs.versions import version_from_files
 from storage import approvals
 from storage.db import create_engine, sessions, upgrade
 from storage.models import OutboxMessage, Ticket
-from tests.conftest import Stack, running_stack
 from tests.support.backends import Backend
+from tests.support.stack import Stack, running_stack
 
 MODERATOR = 70_001
 ORIGINAL = "Êtes-vous en sécurité en ce moment ?"

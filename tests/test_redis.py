@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.state.limits import OVERALL, PER_PERSON, RedisGuessLimiter
-from tests.conftest import Stack, running_stack
 from tests.support.backends import open_backend
+from tests.support.stack import Stack, running_stack
 from tests.support.walks import walk_to_consent
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")

@@ -9,9 +9,9 @@ import pytest
 
 from bot import handoff
 from dialogs.i18n import Catalogs
-from tests.conftest import Stack
 from tests.support.fake_telegram import FakeUser
 from tests.support.handoff_fixtures import enrolled_directory
+from tests.support.stack import Stack
 from tests.support.walks import walk_to_consent
 from tests.test_association_side import relay, wait_relays
 from tests.test_erasure import theirs

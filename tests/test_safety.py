@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Stack
+from tests.support.stack import Stack
 from tests.support.walks import begun_hours_ago, walk_to_consent
 
 

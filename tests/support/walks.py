@@ -8,7 +8,7 @@ from dialogs.i18n import Catalogs
 from tests.support.fake_telegram import FakeUser
 
 if TYPE_CHECKING:
-    from tests.conftest import Stack
+    from tests.support.stack import Stack
 
 CATALOGS = Catalogs()
 
