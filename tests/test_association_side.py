@@ -12,11 +12,11 @@ from sqlalchemy import func, select, update
 from bot.app import App
 from bot.jobs import pass_on_overdue, purge_expired
 from storage.models import OutboxMessage, Ticket
-from tests.conftest import Stack, make_settings
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory
+from tests.support.stack import Stack, make_settings
+from tests.support.walks import walk_to_consent
 from tests.test_handoff import consent_and_send, wait_notice
-from tests.walks import walk_to_consent
 
 EMERGENCY_NUMBERS = ("17 : police", "112 :", "114 :")
 
@@ -173,7 +173,7 @@ async def test_no_message_to_a_group_carries_the_persons_code(stack: Stack) -> N
 
 async def test_enroll_only_in_a_private_group(stack: Stack) -> None:
     from storage.directory import create_enrollment_code, import_csv
-    from tests.handoff_fixtures import DIRECTORY
+    from tests.support.handoff_fixtures import DIRECTORY
 
     async with stack.app.runtime.db.begin() as session:
         await import_csv(session, DIRECTORY.encode())

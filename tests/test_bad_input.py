@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bad_input_content import CONTENT
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser
+from tests.support.bad_input_content import CONTENT
+from tests.support.fake_telegram import FakeUser
+from tests.support.stack import Stack
 
 
 async def at_safety_question(stack: Stack, user_id: int = 10_001) -> FakeUser:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from dialogs.languages import match_locale
-from tests.fake_telegram import DEFAULT_TOKEN
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 AVAILABLE = ("fr", "en", "ro", "bg", "zh_Hans", "es", "pt_BR", "ar", "ru", "uk", "hu", "sq", "pcm")
 
@@ -125,7 +125,7 @@ def test_a_token_telegram_refuses_is_one_line(tmp_path: Path) -> None:
     """The fake, like Telegram, answers 401 to a well-formed token it does not know."""
     import asyncio
 
-    from tests.fake_telegram import FakeTelegram
+    from tests.support.fake_telegram import FakeTelegram
 
     async def run_against_fake() -> subprocess.CompletedProcess[str]:
         async with FakeTelegram() as fake:

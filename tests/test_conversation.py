@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from tests.backends import Backend
-from tests.conftest import Stack, running_stack
-from tests.walks import french_leftovers, walk_to_consent
+from tests.support.backends import Backend
+from tests.support.stack import Stack, running_stack
+from tests.support.walks import french_leftovers, walk_to_consent
 
 
 async def test_full_walk_in_french(stack: Stack) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from storage.db import SchemaOutdated, create_engine, ensure_schema, sessions, upgrade
 from storage.models import Ticket
 from storage.tickets import purge
-from tests.fake_telegram import DEFAULT_TOKEN
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from storage.directory import create_enrollment_code, import_csv
 from storage.models import Ticket
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import DIRECTORY, Directory, enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import DIRECTORY, Directory, enrolled_directory
+from tests.support.stack import Stack
+from tests.support.walks import walk_to_consent
 from tests.test_handoff import consent_and_send, wait_notice
-from tests.walks import walk_to_consent
 
 
 async def decline(directory: Directory, slug: str) -> None:

@@ -33,10 +33,10 @@ from bot.transport.failures import Kind, classify
 from dialogs.i18n import Catalogs
 from storage.directory import create_enrollment_code, unenroll
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
-from tests.backends import Backend
-from tests.conftest import Stack, running_stack
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.backends import Backend
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.stack import Stack, running_stack
 from tests.test_faults import fast_forward, outbox, wait_attempts
 from tests.test_handoff import consent_and_send, wait_notice
 

@@ -43,15 +43,10 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from tests.fake_telegram import (
-    NOT_MODIFIED,
-    SPEC_ENV,
-    ApiSpec,
-    FakeTelegram,
-    FakeUser,
-    default_spec_path,
-    parse_html,
-)
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.errors import NOT_MODIFIED
+from tests.support.fake_telegram.parse_mode import parse_html
+from tests.support.fake_telegram.spec import SPEC_ENV, ApiSpec, default_spec_path
 
 pytestmark = pytest.mark.asyncio
 

@@ -25,12 +25,13 @@ from bot.app import App
 from storage.db import create_engine, ensure_schema, sessions
 from storage.directory import create_enrollment_code, enroll, import_csv
 from storage.models import OutboxMessage, Ticket
-from tests.backends import Backend
-from tests.conftest import SECRET, Stack, make_settings
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.handoff_fixtures import DIRECTORY, GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.backends import Backend
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
+from tests.support.handoff_fixtures import DIRECTORY, GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.stack import SECRET, Stack, make_settings
+from tests.support.walks import walk_to_consent
 from tests.test_handoff import consent_and_send, wait_notice
-from tests.walks import walk_to_consent
 
 ROOT = Path(__file__).resolve().parents[1]
 PARIS = GROUPS["test-paris"]

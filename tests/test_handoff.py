@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from bot.app import App
 from bot.jobs import pass_on_overdue, remind_unaccepted
 from storage.models import OutboxMessage, Ticket, hour
-from tests.conftest import Stack, make_settings
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
-from tests.walks import walk_to_consent
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
+from tests.support.stack import Stack, make_settings
+from tests.support.walks import walk_to_consent
 
 
 async def consent_and_send(
@@ -113,7 +113,7 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
     buttons are not script buttons, so the notice comes back whole with each press and is
     rebuilt from it."""
     from storage.directory import create_enrollment_code, enroll, import_csv
-    from tests.handoff_fixtures import DIRECTORY
+    from tests.support.handoff_fixtures import DIRECTORY
 
     staff = stack.user(50_100, first_name="Solo")
     async with stack.app.runtime.db.begin() as session:

@@ -7,9 +7,9 @@ and everything logged (at DEBUG).
 
 from __future__ import annotations
 
-from tests.bad_input_content import CONTENT
-from tests.conftest import Stack
-from tests.walks import walk_to_consent
+from tests.support.bad_input_content import CONTENT
+from tests.support.stack import Stack
+from tests.support.walks import walk_to_consent
 
 PEOPLE = [
     {"user_id": 7_349_218_650, "first_name": "Xanthippe", "last_name": "Quorvaldine", "username": "zz_hidden_handle_1"},
@@ -76,7 +76,7 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
     from sqlalchemy import select
 
     from storage.models import OutboxMessage, Ticket
-    from tests.handoff_fixtures import enrolled_directory
+    from tests.support.handoff_fixtures import enrolled_directory
 
     directory = await enrolled_directory(stack)
     person = PEOPLE[0]

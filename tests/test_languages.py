@@ -6,8 +6,8 @@ import pytest
 
 from dialogs.i18n import FSI, PDI
 from dialogs.languages import PEOPLE_LOCALES
-from tests.conftest import Stack
-from tests.walks import CATALOGS, french_leftovers, walk_to_consent
+from tests.support.stack import Stack
+from tests.support.walks import CATALOGS, french_leftovers, walk_to_consent
 
 TELEGRAM_CODES = {
     "fr": "fr",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.state.limits import OVERALL, PER_PERSON, PER_PERSON_WINDOW, GuessLimiter, MemoryQuota, Quota, RedisQuota
-from tests.backends import SERVERS_MISSING, TEST_REDIS_URL
+from tests.support.backends import SERVERS_MISSING, TEST_REDIS_URL
 
 
 class Clock:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storage.models import OutboxMessage, TicketMessage
-from tests.conftest import Stack
-from tests.fake_telegram import JSON, FakeUser
-from tests.handoff_fixtures import Directory, enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.fake_telegram.spec import JSON
+from tests.support.handoff_fixtures import Directory, enrolled_directory
+from tests.support.stack import Stack
 from tests.test_handoff import consent_and_send, wait_notice
 
 OLDER = "Plus anciennes ▶"

@@ -18,8 +18,8 @@ from dialogs.versions import version_from_files
 from storage import approvals
 from storage.db import create_engine, sessions, upgrade
 from storage.models import OutboxMessage, Ticket
-from tests.backends import Backend
-from tests.conftest import Stack, running_stack
+from tests.support.backends import Backend
+from tests.support.stack import Stack, running_stack
 
 MODERATOR = 70_001
 ORIGINAL = "Êtes-vous en sécurité en ce moment ?"
@@ -85,7 +85,7 @@ async def moderated(backend: Backend, captured_logs: io.StringIO) -> AsyncIterat
 
 
 async def test_preview_walks_the_files_and_creates_no_ticket(moderated: Stack) -> None:
-    from tests.handoff_fixtures import enrolled_directory
+    from tests.support.handoff_fixtures import enrolled_directory
 
     await enrolled_directory(moderated)
     await approve_source(moderated, edited_script())  # people now see CHANGED; the files say ORIGINAL
@@ -100,7 +100,7 @@ async def test_preview_walks_the_files_and_creates_no_ticket(moderated: Stack) -
 
 
 async def test_preview_handoff_sends_nothing(moderated: Stack) -> None:
-    from tests.handoff_fixtures import enrolled_directory
+    from tests.support.handoff_fixtures import enrolled_directory
 
     directory = await enrolled_directory(moderated)
     moderator = moderated.user(MODERATOR)

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.backends import Backend
-from tests.conftest import Stack, running_stack
-from tests.fake_telegram import DELETE_WINDOW_SECONDS, FakeTelegram, FakeUser
-from tests.walks import begun_hours_ago, walk_to_consent
+from tests.support.backends import Backend
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.messages import DELETE_WINDOW_SECONDS
+from tests.support.stack import Stack, running_stack
+from tests.support.walks import begun_hours_ago, walk_to_consent
 
 NEUTRAL = "Bonne journée ☀️"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.state.limits import OVERALL, PER_PERSON, RedisGuessLimiter
-from tests.backends import open_backend
-from tests.conftest import Stack, running_stack
-from tests.walks import walk_to_consent
+from tests.support.backends import open_backend
+from tests.support.stack import Stack, running_stack
+from tests.support.walks import walk_to_consent
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set: the Redis tests were skipped")

@@ -17,9 +17,9 @@ from bot import handoff
 from storage.directory import create_enrollment_code
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
 from storage.tickets import Refusal, claim_overdue, decide
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import GROUPS, enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import GROUPS, enrolled_directory
+from tests.support.stack import Stack
 from tests.test_association_side import mailbox, relay, wait_relays
 from tests.test_delivery import (  # noqa: F401  (`stack`: the fixture whose alerts go to a staff group)
     NORD,

@@ -9,16 +9,16 @@ import pytest
 
 from bot import handoff
 from dialogs.i18n import Catalogs
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import enrolled_directory
+from tests.support.stack import Stack
+from tests.support.walks import walk_to_consent
 from tests.test_association_side import relay, wait_relays
 from tests.test_erasure import theirs
 from tests.test_handoff import consent_and_send, wait_notice
 from tests.test_mailbox import accepted_ticket
 from tests.test_quick_exit import NEUTRAL, apologies, exit_finished, left_in_chat
 from tests.test_screens import plain, walk_in_danger_in
-from tests.walks import walk_to_consent
 
 CATALOGS = Catalogs()
 

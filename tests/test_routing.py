@@ -11,7 +11,7 @@ from aiogram import F, Router
 
 from bot.app import build_dispatcher
 from bot.filters import OnLoop
-from tests.conftest import Stack
+from tests.support.stack import Stack
 
 
 def thread_hops(router: Router) -> list[str]:

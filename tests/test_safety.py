@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import Stack
-from tests.walks import begun_hours_ago, walk_to_consent
+from tests.support.stack import Stack
+from tests.support.walks import begun_hours_ago, walk_to_consent
 
 
 async def test_quick_exit_deletes_the_whole_conversation(stack: Stack) -> None:

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from bot import handoff
 from dialogs.i18n import Catalogs
 from storage.models import Ticket
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser, parse_html
-from tests.handoff_fixtures import enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.fake_telegram.parse_mode import parse_html
+from tests.support.handoff_fixtures import enrolled_directory
+from tests.support.stack import Stack
 from tests.test_handoff import wait_notice
 
 CATALOGS = Catalogs()

@@ -16,9 +16,9 @@ from typing import Any
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.app import App
-from tests.conftest import SECRET, Stack, make_settings
-from tests.fake_telegram import FakeUser
-from tests.handoff_fixtures import enrolled_directory
+from tests.support.fake_telegram import FakeUser
+from tests.support.handoff_fixtures import enrolled_directory
+from tests.support.stack import SECRET, Stack, make_settings
 from tests.test_handoff import consent_and_send, wait_notice
 
 ANSWER_KEYS = ("safe", "age", "needs", "departement", "contact", "interpreter")

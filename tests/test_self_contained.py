@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tests.fake_telegram import SPEC_ENV, VENDORED_SPEC, default_spec_path
-from tests.self_contained import REPO, OutsideRepository
+from tests.support.fake_telegram.spec import SPEC_ENV, VENDORED_SPEC, default_spec_path
+from tests.support.self_contained import REPO, OutsideRepository
 
 
 def test_reading_beside_the_repository_fails() -> None:
@@ -39,8 +39,8 @@ def test_the_spec_loads_in_a_process_without_the_override() -> None:
     """What a fresh clone does: no environment variable, nothing beside the repository."""
     env = {k: v for k, v in os.environ.items() if k != SPEC_ENV}
     code = (
-        "from tests.self_contained import install; install();"
-        "from tests.fake_telegram import ApiSpec; spec = ApiSpec.load();"
+        "from tests.support.self_contained import install; install();"
+        "from tests.support.fake_telegram.spec import ApiSpec; spec = ApiSpec.load();"
         "print(len(spec.methods))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)

@@ -27,7 +27,8 @@ from aiohttp import web
 from bot.transport import http as telegram_http
 from bot.transport.http import ConnectionClosed, JsonClient
 from bot.transport.session import LeanSession, PreparedKeyboard
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 OK_TRUE = b'{"ok":true,"result":true}'
 

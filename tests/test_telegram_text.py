@@ -8,7 +8,7 @@ from bot import texts
 from bot.conversation.mailbox import CONTINUED, MAX_REPLY, REPLY, Page, page_data, paginate, render_page
 from bot.handoff import STATUS_TEXT
 from dialogs.telegram_text import MESSAGE_LIMIT, cut, fits, utf16_len, visible_len
-from tests.walks import CATALOGS
+from tests.support.walks import CATALOGS
 
 
 def test_utf16_length() -> None:

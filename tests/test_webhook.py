@@ -31,11 +31,12 @@ from bot.app import App
 from bot.config import ConfigError, load_settings
 from bot.webhook import WebhookServer
 from storage.models import OutboxMessage, hour
-from tests.backends import TEST_DATABASE_URL, TEST_REDIS_URL, Backend, open_backend
-from tests.conftest import SECRET, Stack, make_settings
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.handoff_fixtures import enrolled_directory, reference_on
-from tests.walks import walk_to_consent
+from tests.support.backends import TEST_DATABASE_URL, TEST_REDIS_URL, Backend, open_backend
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
+from tests.support.handoff_fixtures import enrolled_directory, reference_on
+from tests.support.stack import SECRET, Stack, make_settings
+from tests.support.walks import walk_to_consent
 
 PATH = "/telegram/update"
 NAME, SURNAME, HANDLE, USER_ID = "Philomène", "Zarkowska", "zz_webhook_handle", 7_123_456_789

@@ -5,7 +5,7 @@
 aiogram parses every answer as `Response[ReturnType]`, a pydantic generic. pydantic caches
 parametrised generics in a WeakValueDictionary, and nothing else holds them, so the
 garbage collector drops them and the next request rebuilds one (about 10 ms of CPU each):
-that was most of the tail latency measured by `python -m tests.bench`. Holding a strong
+that was most of the tail latency measured by `python -m benchmarks.bench`. Holding a strong
 reference to the few types the bot uses on every update removes those rebuilds.
 
 2. Do not rebuild a Message from Telegram's echo of an edit. An edited screen comes back

@@ -1,0 +1,1 @@
+"""What the tests share: the fake Bot API, the two backends, the running stack, walks and fixtures."""

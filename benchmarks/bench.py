@@ -1,11 +1,11 @@
 """Benchmark: Passerelle against bare aiogram floors, side by side, through the fake Bot API.
 
-    python -m tests.bench [--rounds 3] [--users 20] [--seconds 8] [--people 200] [--pace-seconds 20] [--pin]
+    python -m benchmarks.bench [--rounds 3] [--users 20] [--seconds 8] [--people 200] [--pace-seconds 20] [--pin]
 
 Three processes per measurement, so that latency measures the bot and not the harness:
-- the fake Bot API (tests/bench_fake.py), which the bot polls exactly as it would poll Telegram;
-- the bot (tests/bench_bot.py): Passerelle as `passerelle run` starts it, or a bare floor;
-- the scripted people (tests/bench_driver.py), who steer the fake through a socket.
+- the fake Bot API (benchmarks/bench_fake.py), which the bot polls exactly as it would poll Telegram;
+- the bot (benchmarks/bench_bot.py): Passerelle as `passerelle run` starts it, or a bare floor;
+- the scripted people (benchmarks/bench_driver.py), who steer the fake through a socket.
 Every mode gets the same fake, the same driver and the same updates. For each bot:
 - saturation throughput: each user steps as soon as its reply arrives (steps/s);
 - latency at a human pace: `--people` users pausing 1-3 s between steps (p50, p99);
@@ -93,13 +93,13 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 async def measure(mode: str, args: argparse.Namespace) -> Figures:
     figures = Figures()
     harness_cpu, bot_cpu = (HARNESS_CPU, BOT_CPU) if args.pin else (None, None)
-    fake = await spawn("tests.bench_fake", cpu=harness_cpu)
+    fake = await spawn("benchmarks.bench_fake", cpu=harness_cpu)
     bot = driver = None
     try:
         address = await line_of(fake, 60)
-        bot = await spawn("tests.bench_bot", mode, address["base_url"], cpu=bot_cpu)
+        bot = await spawn("benchmarks.bench_bot", mode, address["base_url"], cpu=bot_cpu)
         driver = await spawn(
-            "tests.bench_driver",
+            "benchmarks.bench_driver",
             mode,
             str(address["control_port"]),
             str(bot.pid),

@@ -1,6 +1,6 @@
 """Load benchmark, webhook mode: scripted people over one and over two instances.
 
-    TEST_DATABASE_URL=postgresql+asyncpg://… TEST_REDIS_URL=redis://… python -m tests.bench_load
+    TEST_DATABASE_URL=postgresql+asyncpg://… TEST_REDIS_URL=redis://… python -m benchmarks.bench_load
 
 Each instance is a real `passerelle run` process in webhook mode, sharing one PostgreSQL
 database and one Redis. This process plays Telegram: the fake Bot API that the instances
@@ -37,10 +37,11 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from sqlalchemy.engine import make_url
 
-from tests.bench_driver import cpu_seconds, peak_kib
-from tests.conftest import SECRET
-from tests.fake_telegram import DEFAULT_TOKEN, FakeTelegram, FakeUser
-from tests.walks import walk_to_consent
+from benchmarks.bench_driver import cpu_seconds, peak_kib
+from tests.support.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
+from tests.support.stack import SECRET
+from tests.support.walks import walk_to_consent
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_PORT = 18_300

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _OUTSIDE = REPO.parent
 _installed = False
 

@@ -1,9 +1,9 @@
 """The benchmark's fake Bot API, in a process of its own, steered by the driver over a socket.
 
-    python -m tests.bench_fake
+    python -m benchmarks.bench_fake
 
 Prints one JSON line, ``{"base_url": ..., "control_port": ...}``, then serves until SIGTERM.
-The bot polls ``base_url`` as it would poll Telegram. The driver (tests/bench_driver.py)
+The bot polls ``base_url`` as it would poll Telegram. The driver (benchmarks/bench_driver.py)
 connects to ``control_port`` and sends one command a line:
 
     s CHAT TEXT     the person of CHAT sends TEXT
@@ -14,7 +14,7 @@ connects to ``control_port`` and sends one command a line:
 and is told ``r CHAT`` each time the bot sends or edits a message in CHAT (the reply it
 waits for), or ``e CHAT WHY`` when a command cannot be carried out.
 
-The fake itself is tests/fake_telegram.py, unchanged and just as strict; this wrapper only
+The fake itself is tests/support/fake_telegram/, unchanged and just as strict; this wrapper only
 remembers each chat's latest bot message, so that finding the button to press does not
 scan a chat's whole history (which grows for the whole run and would slow the harness,
 not the bot, more for the floors, which send a new message every step).
@@ -28,7 +28,7 @@ import json
 import signal
 from typing import Any
 
-from tests.fake_telegram import FakeTelegram, FakeUser
+from tests.support.fake_telegram import FakeTelegram, FakeUser
 
 
 class Harness:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dialogs.i18n import Catalogs
-from tests.fake_telegram import FakeUser
+from tests.support.fake_telegram import FakeUser
 
 if TYPE_CHECKING:
-    from tests.conftest import Stack
+    from tests.support.stack import Stack
 
 CATALOGS = Catalogs()
 

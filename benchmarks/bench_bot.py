@@ -1,6 +1,6 @@
 """The bot side of the benchmark, run in its own process: Passerelle, or a bare aiogram bot.
 
-`python -m tests.bench_bot passerelle|bare BASE_URL` polls the fake Bot API until SIGTERM.
+`python -m benchmarks.bench_bot passerelle|bare BASE_URL` polls the fake Bot API until SIGTERM.
 On SIGUSR1 it prints one JSON line: how many conversations it holds and their stored size,
 and the garbage collector's pauses since start-up or the last SIGUSR2.
 With BENCH_PROFILE=FILE set, it writes a cProfile of the whole run there.
@@ -25,7 +25,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.transport.gc_tuning import settle_after_startup
 from bot.transport.session import pin_response_models
-from tests.fake_telegram import DEFAULT_TOKEN
+from tests.support.fake_telegram.server import DEFAULT_TOKEN
 
 if TYPE_CHECKING:
     from bot.state.pseudonym import PseudonymousMemoryStorage

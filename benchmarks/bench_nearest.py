@@ -1,6 +1,6 @@
 """Benchmark of `nearest`: 1,000 fictional candidates, 10,000 lookups, per-lookup time.
 
-    python -m tests.bench_nearest [--candidates 1000] [--lookups 10000] [--seed 1]
+    python -m benchmarks.bench_nearest [--candidates 1000] [--lookups 10000] [--seed 1]
 
 The budget is 1 ms per lookup. Candidates are spread over the 101 départements around
 their reference points; a tenth are expired, a tenth closed, a fifth not enrolled, so

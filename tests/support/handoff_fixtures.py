@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.directory import create_enrollment_code, import_csv
-from tests.conftest import Stack
-from tests.fake_telegram import FakeUser
+from tests.support.fake_telegram import FakeUser
+from tests.support.stack import Stack
 
 DIRECTORY = """slug,name,departements,city,latitude,longitude,accredited_until,intake_open,phone,source
 test-paris,Association Test Paris,75,Paris,48.86,2.36,2099-01-01,true,,fictional test data

@@ -1,8 +1,8 @@
-"""The benchmark's scripted people, in a process of their own (see tests/bench.py).
+"""The benchmark's scripted people, in a process of their own (see benchmarks/bench.py).
 
-    python -m tests.bench_driver MODE CONTROL_PORT BOT_PID FAKE_PID USERS SECONDS PEOPLE PACE_SECONDS
+    python -m benchmarks.bench_driver MODE CONTROL_PORT BOT_PID FAKE_PID USERS SECONDS PEOPLE PACE_SECONDS
 
-Steers the fake Bot API (tests/bench_fake.py) through its control socket, times each step
+Steers the fake Bot API (benchmarks/bench_fake.py) through its control socket, times each step
 from the command to the bot's reply, reads the bot's CPU time from /proc, and prints one
 JSON line of figures. Every mode gets the same updates in the same order: the floors have
 no buttons to read, so their presses carry data "x", but they are callback queries all
