@@ -35,6 +35,10 @@ from storage.tickets import (
     reference,
 )
 
+ITEM = "  – "
+"""Before each value of an answer that has several: one a line, since a value may hold a comma."""
+RLM = "\u200f"
+"""Right-to-left mark: leads each line of the association's card in a right-to-left language."""
 CODE_MASK = "[…]"
 """What stands for the person's code if they paste it into a message to the association."""
 STATUS_TEXT = {
@@ -96,8 +100,17 @@ def distance_text(km: float, tr: Translator) -> str:
     return tr.gettext(texts.DISTANCE_KM).format(distance=tr.number(round(km) if km >= 10 else round(km, 1)))
 
 
+def person_lines(lines: list[str], tr: Translator) -> str:
+    """Lines for the person's screen, joined. In a right-to-left language each starts with a
+    right-to-left mark: a line holding only a French name (association, town) has no Arabic
+    letter to set its direction, so would align left."""
+    lead = RLM if tr.rtl else ""
+    return "\n".join(f"{lead}{line}" for line in lines)
+
+
 def contact_card(candidate: Candidate, tr: Translator) -> str:
-    """Name, town and whatever public contact details the directory holds: nothing invented."""
+    """Name, town and whatever public contact details the directory holds: nothing invented.
+    On the consent screen and the handoff screen, in the person's language."""
     _ = tr.gettext
     lines = [f"<b>{escape(tr.isolate(candidate.name))}</b>", escape(tr.isolate(candidate.city))]
     for label, value in (
@@ -107,7 +120,7 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     ):
         if value:
             lines.append(f"{escape(_(label))} {escape(tr.isolate(value))}")
-    return "\n".join(lines)
+    return person_lines(lines, tr)
 
 
 def association_block(match: Match | None, tr: Translator, *, sidestepped: bool = False) -> str:
@@ -159,11 +172,16 @@ def language_name(locale: str, tr: Translator) -> str:
     return Locale.parse(locale).get_display_name(Locale.parse(tr.locale)) or locale
 
 
-def answer_text(line: SummaryLine, tr: Translator) -> str:
-    """One answer as "label : values", HTML-escaped: on the notice and on the consent screen alike."""
+def answer_lines(line: SummaryLine, tr: Translator) -> list[str]:
+    """One answer in `tr`'s language and punctuation, HTML: "label : value" on one line or,
+    with several values, the label then one value a line ("Droits, papiers, séjour" holds
+    a comma). The notice and the consent screen are both worded here, from `Engine.summary`."""
     _ = tr.gettext
-    values = [_(v) if line.translate_values else tr.isolate(v) for v in line.values]
-    return f"{escape(_(line.label))} : {escape(', '.join(values) or _(texts.NOT_GIVEN))}"
+    label, separator = escape(_(line.label)), escape(_(texts.LABEL_SEPARATOR))
+    values = [escape(_(v) if line.translate_values else tr.isolate(v)) for v in line.values]
+    if len(values) > 1:
+        return [f"{label}{separator.rstrip()}", *(f"{ITEM}{value}" for value in values)]
+    return [f"{label}{separator}{values[0] if values else escape(_(texts.NOT_GIVEN))}"]
 
 
 def notice_lines(
@@ -192,7 +210,8 @@ def notice_lines(
         language_line += f" — {_(texts.NOTICE_INTERPRETER)}"
         shows += flagged("interpreter")
     lines.append(NoticeLine(escape(language_line), shows))
-    lines += [NoticeLine(answer_text(line, tr), (line.store,)) for line in engine.summary(facts.answers)]
+    for answer in engine.summary(facts.answers):
+        lines += [NoticeLine(text, (answer.store,)) for text in answer_lines(answer, tr)]
     contact = texts.NOTICE_MAILBOX if script.flag("mailbox", facts.answers) else texts.NOTICE_SELF
     lines.append(NoticeLine(escape(_(contact)), flagged("mailbox")))
     lines.append(NoticeLine(escape(_(texts.NOTICE_VERSION).format(version=facts.version)), (TICKET,)))
@@ -206,7 +225,7 @@ def render_notice(engine: Engine, facts: NoticeFacts, ticket: Ticket, tr: Transl
 def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> dict[str, str]:
     """What a notice can show, as the person reads it first, in their language (HTML)."""
     _ = tr.gettext
-    lines = {line.store: answer_text(line, tr) for line in engine.summary(answers)}
+    lines = {line.store: "\n".join(answer_lines(line, tr)) for line in engine.summary(answers)}
     lines[LANGUAGE] = escape(_(texts.NOTICE_LANGUAGE).format(language=language_name(tr.locale, tr)))
     lines[TICKET] = escape(_(texts.CONSENT_TICKET))
     lines[REFERENCE] = escape(_(texts.CONSENT_REFERENCE))

@@ -71,6 +71,10 @@ UPDATED = N_("Les questions ont changé. On recommence depuis le début.")
 # Above the consent question: everything the notice would carry, then who would receive it.
 SUMMARY_TITLE = N_("Ce qui sera envoyé :")
 NOT_GIVEN = N_("non précisé")
+# TRANSLATORS: separator between a label and its value in a summary:
+# "Besoins : Me soigner". Only punctuation and spaces, as your language
+# writes them: English ": ", Chinese "：".
+LABEL_SEPARATOR = N_(" : ")
 CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
 CONSENT_REFERENCE = N_("Une référence courte : vous la verrez après l'envoi.")
 RECIPIENT = N_("À cette association :")

@@ -75,9 +75,9 @@ class Screen:
     action: ActionKind | None = None
     expects_text: bool = False
     overlay: bool = False
-    summary: tuple[SummaryLine, ...] = ()
     shows_summary: bool = False
-    """The consent screen: the channel shows everything the notice would carry."""
+    """The consent screen: the channel shows everything the notice would carry, worded from
+    `Engine.summary` like the notice itself (one wording, in bot.handoff)."""
     is_emergency: bool = False
 
 
@@ -231,7 +231,6 @@ class Engine:
             rows=tuple(rows),
             action=node.action,
             expects_text=node.kind == "input",
-            summary=self.summary(answers) if node.show_summary else (),
             shows_summary=node.show_summary,
             is_emergency=node.id == self.script.emergency,
         )
@@ -242,7 +241,9 @@ class Engine:
         return Screen(node=node.id, text=node.text, rows=((back,),), overlay=True, is_emergency=True)
 
     def summary(self, answers: Answers) -> tuple[SummaryLine, ...]:
-        """Every labelled answer, in script order: for the consent screen and the notice."""
+        """Every labelled answer, in script order, as msgids and coded values: the one list the
+        consent screen and the notice are both worded from. Translating and punctuating it is
+        the channel's job."""
         lines: list[SummaryLine] = []
         for node in self.script.nodes:
             if not (node.summary and node.store and node.store in answers):

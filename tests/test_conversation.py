@@ -33,7 +33,8 @@ async def test_full_walk_in_french(stack: Stack) -> None:
     await user.press("Ils me laissent un message ici")
     await user.press("Oui")
     consent = user.last()["text"]
-    assert "Département : 75 Paris" in consent and "Sortir de la prostitution, Me soigner" in consent
+    assert "Département : 75 Paris" in consent
+    assert "Besoins :\n  – Sortir de la prostitution\n  – Me soigner\n" in consent, "one need per line"
     assert "Aucune association ne peut recevoir" in consent, "this stack has an empty directory"
     await user.press("Oui, envoyer")
     assert "Rien n'a été envoyé" in user.last()["text"]

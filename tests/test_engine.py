@@ -71,7 +71,7 @@ def test_full_walk_collects_coded_answers_only(engine: Engine) -> None:
     assert "75011" not in state.model_dump_json()
     screen = engine.render(state)
     labels = ["Sécurité", "Âge", "Besoins", "Département", "Contact", "Interprète"]
-    assert [line.label for line in screen.summary] == labels
+    assert screen.shows_summary and [line.label for line in engine.summary(state.answers)] == labels
     final = engine.handle(state, Event("c", "consent", "send"))
     assert final.screen.action == "handoff"
 

@@ -7,10 +7,11 @@ not need aiogram. Numbers pick options; `e` shows the emergency screen; `q` quit
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from html import unescape
 from typing import TextIO
 
-from bot import texts
+from bot import handoff, texts
 from dialogs.engine import Screen, Step
 from dialogs.events import Event, TextInput
 from dialogs.i18n import Catalogs, Translator
@@ -19,12 +20,11 @@ from dialogs.loader import ORIENTATION, load_script
 from storage.places import PlaceParser
 
 
-def format_screen(screen: Screen, tr: Translator) -> str:
+def format_screen(screen: Screen, tr: Translator, summary: Iterable[str] = ()) -> str:
+    """`summary`: on the consent screen, what the notice would carry (`handoff.consent_lines`)."""
     _ = tr.gettext
     lines = [""]
-    for line in screen.summary:
-        values = [_(v) if line.translate_values else v for v in line.values]
-        lines.append(f"  • {_(line.label)} : {', '.join(values)}")
+    lines += ["  • " + unescape(line).replace("\n", "\n  ") for line in summary]
     if screen.text:
         lines.append(_(screen.text))
     number = 0
@@ -52,7 +52,8 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
     while True:
         if step.notice:
             print(f"\n! {tr.gettext(step.notice)}", file=out)
-        print(format_screen(step.screen, tr), file=out)
+        summary = handoff.consent_lines(engine, step.state.answers, tr).values() if step.screen.shows_summary else ()
+        print(format_screen(step.screen, tr, summary), file=out)
         if step.screen.action in ("handoff", "end"):
             print(f"\n[{step.screen.action}] answers: {step.state.answers}", file=out)
             return 0
