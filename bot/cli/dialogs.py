@@ -18,7 +18,9 @@ from dialogs.i18n import LOCALES_DIR
 from dialogs.lint import lint
 from dialogs.loader import SCRIPTS_DIR, ScriptInvalid
 from dialogs.record import RECORD, Entry, read_record, write_record
-from dialogs.review import diff, format_diff, render_html, render_markdown
+from dialogs.review.diff import diff, format_diff
+from dialogs.review.sheet import render_html
+from dialogs.review.transcript import render_markdown
 from dialogs.versions import CatalogueInvalid, Version, version_from_files
 from storage import approvals
 from storage.db import create_engine, ensure_schema, sessions
