@@ -61,7 +61,7 @@ class SampleScreen:
     rows: tuple[tuple[str, ...], ...]
     """The button labels, row by row."""
     note: str = ""
-    """What on it is a sample, for the moderator."""
+    """What on it is a sample, for the moderator; a screen with a note is marked SAMPLE."""
 
 
 @cache
@@ -245,7 +245,8 @@ def _html_samples(samples: Sequence[SampleScreen], tr: Translator) -> list[str]:
     ]
     lang = _text_attrs(tr).split(" dir=", 1)[0] + (' class="rtl"' if tr.rtl else "")
     for screen in samples:
-        out.append(f'<article class="screen"><h3>{e(screen.title)} <span class="sample">SAMPLE</span></h3>')
+        mark = ' <span class="sample">SAMPLE</span>' if screen.note else ""
+        out.append(f'<article class="screen"><h3>{e(screen.title)}{mark}</h3>')
         if screen.note:
             out.append(f'<p class="note">{e(screen.note)}</p>')
         # Telegram sets each paragraph's direction by its first strong letter: so does dir="auto".
