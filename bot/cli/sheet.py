@@ -8,38 +8,18 @@ aiogram, imported inside `sample_screens` so the command line starts without it.
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 import re
 from html import escape
 from typing import Any
 
 from bot import handoff, texts
-from dialogs.engine import Answers, Engine, State
+from bot.cli.samples import SAMPLE_ASSOCIATION, SAMPLE_CODE, SAMPLE_MATCH, sample_answers, sample_ticket
+from dialogs.engine import State
 from dialogs.review.sheet import SampleScreen, TextGroup
 from dialogs.versions import Version
-from storage.directory import Candidate, Match
-from storage.models import Ticket
 from storage.places import PlaceParser
 
-SAMPLE_CODE = "XXXX-XXXX-XXXX"
-"""Not a code the bot could make: a reader cannot mistake it for a real one."""
-SAMPLE_DEPARTEMENT = "34"
-SAMPLE_ASSOCIATION = Candidate(
-    slug="sample",
-    name="Association Exemple (SAMPLE)",
-    city="Montpellier",
-    departements=frozenset({SAMPLE_DEPARTEMENT}),
-    latitude=43.61,
-    longitude=3.88,
-    accredited_until=dt.date.max,
-    intake_open=True,
-    enrolled=True,
-    phone="00 00 00 00 00",
-    website="example.org",
-)
-"""Made up, and marked so: the name says SAMPLE, the number and the site cannot be reached."""
-SAMPLE_MATCH = Match(SAMPLE_ASSOCIATION, distance_km=None, covers=True)
 _SECTION = re.compile(r"[.:]( |$)")
 
 
@@ -59,24 +39,6 @@ def text_groups() -> list[TextGroup]:
     return [TextGroup(name, tuple(msgids)) for name, msgids in groups.items()]
 
 
-def sample_answers(engine: Engine) -> Answers:
-    """One answer to each question the summary shows: the first choice that does not lead to the
-    emergency screen, the first two of several, and a sample département for a typed place."""
-    script = engine.script
-    answers: Answers = {}
-    for node in script.nodes:
-        if not (node.store and node.summary):
-            continue
-        if node.kind == "input":
-            answers[node.store] = SAMPLE_DEPARTEMENT
-        elif node.kind == "multi":
-            answers[node.store] = [o.code for o in node.options[:2]]
-        else:
-            usual = [o for o in node.options if o.next != script.emergency] or node.options
-            answers[node.store] = usual[0].code
-    return answers
-
-
 def sample_screens(version: Version, locale: str) -> list[SampleScreen]:
     """The consent, handoff, emergency and mailbox screens, assembled as the bot assembles them."""
     from bot.conversation import mailbox
@@ -93,8 +55,7 @@ def sample_screens(version: Version, locale: str) -> list[SampleScreen]:
         return []
     answers = sample_answers(engine)
     consent = State(script=script.id, version=engine.version, node=consent_node.id, answers=answers)
-    ticket = Ticket(id=42, reference="K7PX", status="delivered", mailbox=True)
-    code = code_lines(tr, SAMPLE_CODE, ticket)
+    code = code_lines(tr, SAMPLE_CODE, sample_ticket())
 
     def shown(title: str, rendered: Rendered, note: str = "") -> SampleScreen:
         rows = tuple(tuple(b.text for b in row) for row in rendered.markup.inline_keyboard)
