@@ -52,8 +52,9 @@ def test_the_bots_texts_are_grouped_by_where_they_appear(tmp_path: Path, monkeyp
     )
     assert html.escape(texts.CHECK_REPLIES) not in section(page, "The handoff, on the person's side")
     # The header counts them, group by group.
-    assert "<tr><th>Footer buttons, present on every screen</th><td>3 texts: " in page
-    assert "<tr><th>Help</th><td>1 texts: " in page
+    footer_count = '<a href="#texts-1">Footer buttons, present on every screen</a></th><td>3</td><td>0</td><td>3</td>'
+    assert footer_count in page
+    assert re.search(r">Help</a></th><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>", page)
     # The Arabic help, through the bot's translator: "/start" stays "/start", not "start/".
     assert f"{FSI}/start{PDI}" in section(page, "Help")
 
@@ -147,3 +148,27 @@ def test_the_arabic_sheet_renders_right_to_left_in_a_browser(tmp_path: Path, mon
     assert result["scroll_width"] <= result["viewport_width"], "nothing overflows sideways"
     assert result["rtl_font"] > result["french_font"], "Arabic is larger"
     assert result["screens"] == 4
+
+
+def test_every_text_of_the_bot_is_in_exactly_one_named_group() -> None:
+    from bot.cli.sheet import text_groups
+
+    groups = text_groups()
+    found = [m for g in groups for m in g.msgids]
+    declared = [v[0] if isinstance(v, tuple) else v for k, v in vars(texts).items() if k.isupper() and not callable(v)]
+    assert sorted(found) == sorted(declared)
+    assert all(g.title[0].isupper() and len(g.title) < 80 for g in groups)
+    assert "Texts of the bot" not in [g.title for g in groups], "every text sits under a section comment"
+
+
+def test_the_style_sheet_ships_with_the_package() -> None:
+    """A non-editable install has the CSS: it is package data of dialogs.review."""
+    import fnmatch
+    import tomllib
+
+    from dialogs.review.sheet import stylesheet
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["dialogs.review"]
+    assert any(fnmatch.fnmatch("sheet.css", pattern) for pattern in patterns)
+    assert ".badge" in stylesheet()

@@ -102,17 +102,13 @@ def render_html(
         f"<tr><th>Generated</th><td>{e(when)}</td></tr>",
         f"<tr><th>Coverage of this script</th><td>{e(_coverage_words(script_coverage(version, locale)))}</td></tr>",
     ]
-    out += [
-        f"<tr><th>{e(group.title)}</th><td>{e(_coverage_words(coverage_of(catalogue, group.msgids, locale)))}</td></tr>"
-        for group in groups
-    ]
     out.append("</table>")
     if catalogue is not None:
         out += _legend(locale)
+    out += _counts(groups, catalogue, locale)
     out.append("</header>")
     links = [("as-seen", "As the person sees it")] if samples else []
     links += [(f"node-{n.id}", n.id) for n in script.nodes]
-    links += [(f"texts-{number}", g.title) for number, g in enumerate(groups, start=1)]
     out.append("<nav><ol>" + "".join(f'<li><a href="#{e(a)}">{e(t)}</a></li>' for a, t in links) + "</ol></nav>")
     if samples:
         out += _html_samples(samples, tr)
@@ -164,6 +160,29 @@ def _legend(locale: str) -> list[str]:
         "<code>#,</code> line there.</p>",
         "</div>",
     ]
+
+
+def _counts(groups: Sequence[TextGroup], catalogue: Catalogue | None, locale: str) -> list[str]:
+    """The bot's own texts, counted group by group: one line each."""
+    if not groups:
+        return []
+    e = _escape
+    statuses: list[Status] = [] if catalogue is None else ["reviewed", "unreviewed", "fuzzy", "missing"]
+    head = "".join(f'<th scope="col"><span class="badge {s}">{e(BADGES[s][0])}</span></th>' for s in statuses)
+    out = [
+        '<table class="counts"><caption>The bot\'s own texts, by where they appear</caption>',
+        f'<thead><tr><th scope="col">Where</th><th scope="col">Texts</th>{head}</tr></thead>',
+        "<tbody>",
+    ]
+    for number, group in enumerate(groups, start=1):
+        cover = coverage_of(catalogue, group.msgids, locale)
+        cells = [cover.total] + ([cover.translated, cover.unreviewed, cover.fuzzy, cover.missing] if statuses else [])
+        out.append(
+            f'<tr><th scope="row"><a href="#texts-{number}">{e(group.title)}</a></th>'
+            + "".join(f"<td>{n}</td>" for n in cells)
+            + "</tr>"
+        )
+    return [*out, "</tbody>", "</table>"]
 
 
 def _escape(value: object) -> str:
