@@ -21,6 +21,8 @@ from dialogs.versions import Version
 from storage.places import PlaceParser
 
 _SECTION = re.compile(r"[.:]( |$)")
+"""A section comment's title ends at its first full stop or colon."""
+_MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = N?P?_\(")
 
 
 def text_groups() -> list[TextGroup]:
@@ -31,7 +33,7 @@ def text_groups() -> list[TextGroup]:
     for line in inspect.getsource(texts).splitlines():
         if line.startswith("# ") and not line.startswith("# TRANSLATORS") and not previous.strip():
             title = _SECTION.split(line[2:], maxsplit=1)[0]
-        match = re.match(r"([A-Z][A-Z0-9_]*) = N?P?_\(", line)
+        match = _MSGID.match(line)
         if match:
             value: Any = getattr(texts, match.group(1))
             groups.setdefault(title, []).append(value[0] if isinstance(value, tuple) else value)
