@@ -1,6 +1,7 @@
 """Every sentence the bot itself says, outside the scripts: French source msgids.
 
-Kept in one file so translators and moderators can read them together. `N_` only marks
+Kept in one file so translators and moderators can read them together. A comment line after a
+blank line names a section: where its texts appear (the review sheet groups them by it). `N_` only marks
 a string for extraction (`pybabel extract -F babel.cfg`); translation happens when the
 text is shown, in the person's language.
 """
@@ -17,7 +18,7 @@ def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
     return singular, plural
 
 
-# Buttons present on every screen.
+# Footer buttons, present on every screen.
 # TRANSLATORS: button: at most 40 characters
 EMERGENCY = N_("🆘 Urgence")
 # TRANSLATORS: button: at most 40 characters
@@ -35,6 +36,7 @@ CMD_HELP = N_("Aide et numéros d'urgence")
 CMD_EXIT = N_("Quitter vite et effacer nos messages")
 CMD_FORGET = N_("Effacer tout ce que le bot garde")
 
+# Help: the answer to /help.
 HELP = N_(
     "Ce bot vous oriente vers une association d'aide, sans vous demander votre nom.\n\n"
     "/start : commencer ou reprendre\n"
@@ -99,6 +101,8 @@ YOUR_REFERENCE = N_("Référence à donner si vous appelez l'association ou alle
 PHONE = N_("Téléphone :")
 WEBSITE = N_("Site :")
 HOURS = N_("Horaires :")
+
+# The mailbox: with the code, the association's replies, and an answer back.
 # TRANSLATORS: button: at most 40 characters
 CHECK_REPLIES = N_("🔄 Voir les réponses")
 # TRANSLATORS: button: at most 40 characters

@@ -11,8 +11,12 @@ import pytest
 import yaml
 
 from dialogs.extract import extract_script
+from dialogs.i18n import Catalogs
 from dialogs.loader import ORIENTATION
-from dialogs.review import NOT_TRANSLATED, UNREVIEWED, Change, diff, format_diff, render_html, render_markdown
+from dialogs.review.common import NOT_TRANSLATED, UNREVIEWED
+from dialogs.review.diff import Change, diff, format_diff
+from dialogs.review.sheet import render_html
+from dialogs.review.transcript import render_markdown
 from dialogs.versions import (
     Catalogue,
     Version,
@@ -24,6 +28,8 @@ from dialogs.versions import (
 )
 
 WHEN = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+SERVED = Catalogs()
+"""The catalogues as the bot compiles and serves them."""
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +152,8 @@ def test_the_review_sheet_holds_every_node_in_the_language(version: Version, loc
         assert f'id="node-{script_node.id}"' in page
     for msgid in texts(version):
         assert f'<td class="text" lang="fr">{html.escape(msgid)}</td>' in page
-        translated = html.escape(catalogue.messages[msgid])
+        assert msgid in catalogue.messages
+        translated = html.escape(SERVED.get(locale).gettext(msgid))  # the bot's own catalogues, isolates included
         assert f'<td class="text" lang="{locale}" dir="{direction}">{translated}</td>' in page
     assert page.count('<tr class="unreviewed">') >= len(texts(version))
     assert "UNREVIEWED: not yet checked by someone who speaks the language" in page
@@ -218,7 +225,8 @@ def test_the_transcript_holds_every_node_in_the_language(version: Version, local
     for script_node in version.script.script.nodes:
         assert f"## {script_node.id} — " in text
     for msgid in texts(version):
-        for line in version.catalogues[locale].messages[msgid].splitlines():
+        assert msgid in version.catalogues[locale].messages
+        for line in SERVED.get(locale).gettext(msgid).splitlines():
             assert line in text
     assert UNREVIEWED in text and NOT_TRANSLATED not in text.split("\n## ", 1)[1]
     assert "if age is minor → minor_help; otherwise → needs" in text
@@ -340,3 +348,20 @@ def test_added_and_removed_translations_are_grouped_by_language(version: Version
     report = format_diff(changes)
     assert report.index("Romanian (ro)") < report.index("Arabic (ar)")
     assert "Script" not in report
+
+
+# -- the sheet shows what people see ---------------------------------------------------------
+
+
+def test_the_arabic_sheet_isolates_commands_as_the_bot_does(version: Version) -> None:
+    """ "/start" inside Arabic reads "start/" unless isolated, as the bot's translator does."""
+    from dialogs.i18n import FSI, PDI
+
+    page = render_html(version, "ar", generated=WHEN)
+    assert f"{FSI}/start{PDI}" in page
+
+
+def test_the_status_is_a_short_badge_explained_once(version: Version) -> None:
+    page = render_html(version, "ar", generated=WHEN)
+    assert page.count("not yet checked by someone who speaks the language") == 1
+    assert '<td class="status"><span class="badge unreviewed">' in page

@@ -18,7 +18,9 @@ from dialogs.i18n import LOCALES_DIR
 from dialogs.lint import lint
 from dialogs.loader import SCRIPTS_DIR, ScriptInvalid
 from dialogs.record import RECORD, Entry, read_record, write_record
-from dialogs.review import diff, format_diff, render_html, render_markdown
+from dialogs.review.diff import diff, format_diff
+from dialogs.review.sheet import render_html
+from dialogs.review.transcript import render_markdown
 from dialogs.versions import CatalogueInvalid, Version, version_from_files
 from storage import approvals
 from storage.db import create_engine, ensure_schema, sessions
@@ -73,7 +75,7 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
         if action == "render":
             version = await resolve(db, args.script, args.version)
             try:
-                text = (render_html if args.format == "html" else render_markdown)(version, args.lang)
+                text = _sheet(version, args.lang) if args.format == "html" else render_markdown(version, args.lang)
             except ValueError as exc:  # an unknown language: say which exist
                 print(f"passerelle: {exc}", file=sys.stderr)
                 return 2
@@ -103,6 +105,13 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
     finally:
         await engine.dispose()
     return 2
+
+
+def _sheet(version: Version, locale: str) -> str:
+    """The review sheet, with what only the bot knows: its texts by place, and whole screens."""
+    from bot.cli.sheet import sample_screens, text_groups  # assembling screens needs aiogram
+
+    return render_html(version, locale, groups=text_groups(), samples=sample_screens(version, locale))
 
 
 async def resolve(db: async_sessionmaker[AsyncSession], script: str, which: str) -> Version:
