@@ -8,8 +8,6 @@ characters count two, words wrap whole, each line break starts a line, an empty 
 
 from __future__ import annotations
 
-import pytest
-
 from bot.render import render_screen
 from dialogs.engine import State
 from dialogs.i18n import Catalogs
