@@ -16,9 +16,8 @@ from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from dialogs.i18n import LOCALES_DIR
+from tests.test_catalogues import CATALOGUES, LOCALES
 
-CATALOGUES = sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po"))
-LOCALES = [po.parent.parent.name for po in CATALOGUES]
 EMERGENCY_NUMBERS = frozenset({"17", "112", "114", "115", "119"})
 """Police, European emergency, SMS, shelter (115) and under-18 (119) lines in France."""
 NUMBER = re.compile(r"\d+")
