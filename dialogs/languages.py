@@ -26,10 +26,14 @@ PEOPLE_LOCALES: tuple[str, ...] = (
 """Every language a person may need (brief section 7), in the order the picker shows them."""
 
 
+NAMES = {"pcm": "Naija Pidgin"}
+"""Own names people search for, where CLDR's differs ("Naijíriá Píjin")."""
+
+
 @cache
 def autonym(locale: str) -> str:
     """The language's own name ("română", "中文 (简体)"), never a flag."""
-    name = Locale.parse(locale).get_display_name() or locale
+    name = NAMES.get(locale) or Locale.parse(locale).get_display_name() or locale
     return name[:1].upper() + name[1:]
 
 

@@ -130,7 +130,7 @@ async def test_state_from_an_older_script_version_restarts_cleanly(stack: Stack)
     await stack.state.edit_data(lambda data: data["s"].update(version="00000000"))  # a new script version
     await user.press("Oui, je suis en sécurité")
     assert "Les questions ont changé" in user.last()["text"]
-    assert "rien qui dit qui vous êtes" in user.last()["text"]
+    assert "Nous ne gardons ni nom" in user.last()["text"]
 
 
 async def test_expired_state_restarts_cleanly(stack: Stack) -> None:

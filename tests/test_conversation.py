@@ -15,7 +15,7 @@ from tests.support.walks import french_leftovers, walk_to_consent
 async def test_full_walk_in_french(stack: Stack) -> None:
     user = stack.user(language_code="fr")
     await user.send("/start")
-    assert "rien qui dit qui vous êtes" in user.last()["text"]
+    assert "Nous ne gardons ni nom" in user.last()["text"]
     await user.press("J'ai compris")
     assert "en sécurité" in user.last()["text"]
     screen_id = user.last()["message_id"]

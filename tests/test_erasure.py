@@ -70,7 +70,7 @@ async def test_commands_are_deleted_once_handled(stack: Stack, text: str) -> Non
 async def test_the_start_payload_from_a_link_is_deleted(stack: Stack) -> None:
     user = stack.user()
     await user.send("/start Aminata0612345678")
-    assert "rien qui dit qui vous êtes" in user.last()["text"]
+    assert "Nous ne gardons ni nom" in user.last()["text"]
     assert theirs(stack, user) == []
     assert stack.fake.refused == []
 

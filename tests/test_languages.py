@@ -70,3 +70,11 @@ def test_french_names_inside_arabic_keep_their_letters_and_word_order() -> None:
     )
     assert isolate_ltr_runs("مقاطعتك (département):") == f"مقاطعتك ({FSI}département{PDI}):"
     assert isolate_ltr_runs("الرقم 17 أو 112") == f"الرقم {FSI}17{PDI} أو {FSI}112{PDI}"
+
+
+def test_pidgin_shows_under_the_name_people_look_for() -> None:
+    """Babel's autonym for pcm is "Naijíriá Píjin"; people look for "Naija" or "Pidgin" (issue 14)."""
+    from dialogs.languages import autonym
+
+    assert autonym("pcm") == "Naija Pidgin"
+    assert autonym("ro") == "Română", "other languages keep their own name"

@@ -29,7 +29,7 @@ async def test_exit_command_deletes_the_command_too(stack: Stack) -> None:
     await stack.deletions_done()
     assert [m["text"] for m in stack.fake.chats[user.chat_id].messages.values()] == ["Bonne journée ☀️"]
     await user.send("/start")
-    assert "rien qui dit qui vous êtes" in user.last()["text"], "after an exit, everything starts afresh"
+    assert "Nous ne gardons ni nom" in user.last()["text"], "after an exit, everything starts afresh"
 
 
 async def test_quick_exit_after_48_hours_deletes_what_it_can(stack: Stack) -> None:
@@ -133,7 +133,7 @@ async def test_emergency_is_on_the_language_picker_too(stack: Stack) -> None:
     await user.press("Retour")
     assert "Choose your language." in user.last()["text"], "back returns to the picker: no language was chosen"
     await user.press("English")
-    assert "What we keep: nothing that shows who you are" in user.last()["text"]
+    assert "We keep no name, no Telegram account" in user.last()["text"]
     english = stack.user(10_003, language_code="en")
     await english.send("/language")
     assert "🆘 Emergency" in [label for label, _ in english.buttons()], "the footer in the person's Telegram language"
@@ -143,5 +143,5 @@ async def test_emergency_is_on_the_language_picker_too(stack: Stack) -> None:
     await french.press("🆘 Urgence")
     assert "17 : police" in french.last()["text"]
     await french.press("Retour")
-    assert "rien qui dit qui vous êtes" in french.last()["text"], "back returns to the conversation"
+    assert "Nous ne gardons ni nom" in french.last()["text"], "back returns to the conversation"
     assert stack.fake.refused == []

@@ -120,7 +120,7 @@ async def test_exit_texts_say_to_delete_the_chat_in_telegram(stack: Stack) -> No
     await user.send("/start")
     privacy = user.last()["text"]
     assert "la conversation est effacée" not in privacy
-    assert "nos messages sont effacés" in privacy and "effacez aussi cette conversation dans Telegram" in privacy
+    assert "effacer nos messages" in privacy and "Effacez aussi la discussion dans Telegram" in privacy
     await user.send("/help")
     help_text = next(text for text in user.texts() if "/exit" in text)
     assert "effacez aussi cette conversation dans Telegram" in help_text, help_text
