@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardButton
 from bot import texts
 from bot.transport.session import PreparedKeyboard
 from dialogs.engine import Screen
-from dialogs.events import Event
+from dialogs.events import Event, EventOp
 from dialogs.i18n import Translator
 from dialogs.languages import autonym
 
@@ -62,7 +62,7 @@ def button(text: str, data: str) -> InlineKeyboardButton:
 def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
     """Emergency, language and quick exit: on every screen, one tap away."""
     return [
-        button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
+        button(tr.gettext(texts.EMERGENCY), Event(EventOp.EMERGENCY).encode(version)),
         button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
         button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
     ]

@@ -35,7 +35,7 @@ from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
 from bot.state.memory import Session
 from dialogs.engine import Engine, State, Step
-from dialogs.events import Event, LocationInput, TextInput
+from dialogs.events import Event, EventOp, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
 from dialogs.loader import LoadedScript
@@ -302,7 +302,7 @@ async def choose_language(turn: Turn, locale: str, edit: int | None) -> bool:
 async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str | None:
     """A script button. Returns a msgid for the callback answer when the press did nothing."""
     engine = turn.engine
-    if event.op == "e":
+    if event.op == EventOp.EMERGENCY:
         kept = turn.current_state()
         if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
             turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
@@ -337,10 +337,10 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
 async def press_after_handoff(turn: Turn, event: Event, edit: int | None) -> str | None:
     """Past a handoff only the mailbox is kept: "Start again" starts again, "Back" (from
     the emergency screen) shows the mailbox, older script buttons no longer act."""
-    if event.op == "r":
+    if event.op == EventOp.RESTART:
         await show_step(turn, turn.engine.start(), edit)
         return None
-    if event.op == "b":
+    if event.op == EventOp.BACK:
         await show_current(turn, edit)
         return None
     return texts.STALE_BUTTON
@@ -384,7 +384,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
         turn.notices.append(texts.HANDOFF_LIMIT)
-        await show_step(turn, turn.engine.handle(before, Event("e")), edit)
+        await show_step(turn, turn.engine.handle(before, Event(EventOp.EMERGENCY)), edit)
         return
     facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
@@ -446,7 +446,9 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
     rows = [shown.navigation] if shown.navigation else []
     rows += mailbox_buttons(tr, answer=can_answer)
     # Start again (after a decline, the way on): the code stays here until a new request replaces it
-    rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
+    rows.append(
+        [button(tr.gettext(turn.engine.script.labels.restart), Event(EventOp.RESTART).encode(turn.engine.version))]
+    )
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of(shown.text, rows), edit, protect=True)
 
