@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 
 from bot import texts
 from bot.callbacks import ModeratorAction, ModeratorButton, NoticeAction, NoticeButton
+from bot.moderation import SCRIPT_ID, po_text
+from storage import approvals
 from storage.models import Association, Ticket
 from tests.backends import Backend
 from tests.conftest import Stack, running_stack
@@ -115,3 +117,25 @@ async def test_answers_in_a_chat_no_association_holds_use_the_default_locale(
         for action in NoticeAction:
             await group.press_data(NoticeButton(action=action, ticket=424242).pack(), message["message_id"])
             assert last_answer(english) == tr.gettext(texts.REQUEST_GONE), action
+
+
+async def test_notice_buttons_are_labelled_from_the_catalogue_served_now(stack: Stack) -> None:
+    """A catalogue approved while the bot runs labels the next notice's buttons, with no restart."""
+    from dialogs.versions import catalogue_from_po_text
+
+    directory = await enrolled_directory(stack)
+    async with stack.app.runtime.db.begin() as session:
+        await session.execute(update(Association).where(Association.slug == "test-paris").values(notice_locale="en"))
+    stack.app.runtime.directory.expire()
+    changed = po_text("en").replace('msgstr "✅ Accept"', 'msgstr "✅ Take it"')
+    assert changed != po_text("en")
+    async with stack.app.runtime.db.begin() as session:
+        digest = catalogue_from_po_text("en", changed).digest
+        await approvals.approve(session, SCRIPT_ID, "en", digest, changed, "test moderator")
+    assert await stack.app.reload_if_approved()
+    await consent_and_send(stack.user())
+    staff = directory.staff["test-paris"]
+    await stack.fake.wait_for(lambda: any(m.get("reply_markup") for m in staff.bot_messages()), timeout=10)
+    notice = next(m for m in staff.bot_messages() if m.get("reply_markup"))
+    labels = [label for label, _data in staff.buttons(notice)]
+    assert "✅ Take it" in labels, labels

@@ -30,6 +30,7 @@ from storage.directory import enroll
 from storage.models import Ticket
 from storage.routing import remember
 from storage.tickets import (
+    Action,
     Refusal,
     association_of_chat,
     decide,
@@ -80,22 +81,14 @@ async def on_accept(
     callback: CallbackQuery, callback_data: NoticeButton, runtime: Runtime, callback_answer: CallbackAnswer
 ) -> None:
     """Accepted: the notice keeps only its reply button."""
-    chat_id = _chat_id(callback)
-    async with runtime.db.begin() as session:
-        ticket = await decide(session, callback_data.ticket, chat_id, "accept")
-        tr = await chat_translator(session, runtime, chat_id)
     reply = NoticeButton(action=NoticeAction.REPLY, ticket=callback_data.ticket).pack()
-    await _done(callback, runtime, callback_answer, tr, ticket, texts.NOTICE_ACCEPTED, keep=reply)
+    await _decide(callback, callback_data, runtime, callback_answer, "accept", texts.NOTICE_ACCEPTED, keep=reply)
 
 
 async def on_decline(
     callback: CallbackQuery, callback_data: NoticeButton, runtime: Runtime, callback_answer: CallbackAnswer
 ) -> None:
-    chat_id = _chat_id(callback)
-    async with runtime.db.begin() as session:
-        ticket = await decide(session, callback_data.ticket, chat_id, "decline")
-        tr = await chat_translator(session, runtime, chat_id)
-    await _done(callback, runtime, callback_answer, tr, ticket, texts.NOTICE_DECLINED)
+    await _decide(callback, callback_data, runtime, callback_answer, "decline", texts.NOTICE_DECLINED)
 
 
 async def on_pass_on(
@@ -130,6 +123,23 @@ async def on_reply_button(
     sent = await bot.send_message(chat_id, escape(prompt), reply_markup=ForceReply(selective=False))
     async with runtime.db.begin() as session:
         remember(session, chat_id, sent.message_id, ticket.id, tr.locale)
+
+
+async def _decide(
+    callback: CallbackQuery,
+    callback_data: NoticeButton,
+    runtime: Runtime,
+    callback_answer: CallbackAnswer,
+    action: Action,
+    outcome: str,
+    *,
+    keep: str | None = None,
+) -> None:
+    chat_id = _chat_id(callback)
+    async with runtime.db.begin() as session:
+        ticket = await decide(session, callback_data.ticket, chat_id, action)
+        tr = await chat_translator(session, runtime, chat_id)
+    await _done(callback, runtime, callback_answer, tr, ticket, outcome, keep=keep)
 
 
 def _chat_id(callback: CallbackQuery) -> int:
