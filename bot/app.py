@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.config import ConfigError, Settings
-from bot.conversation.turn import Runtime
 from bot.handlers import association, moderator, private
 from bot.jobs import maintenance
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
+from bot.runtime import Runtime
 from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, MemoryQuota
 from bot.state.pseudonym import PseudonymEventIsolation, PseudonymKeyBuilder, PseudonymousMemoryStorage
 from bot.transport.gc_tuning import settle_after_startup
@@ -98,9 +98,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         runtime.relay_quota = MemoryQuota(settings.relays_per_hour, RELAY_WINDOW)
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
-    dispatcher.include_routers(
-        moderator.build_router(settings.moderator_ids), association.build_router(), private.build_router()
-    )
+    dispatcher.include_routers(moderator.build_router(), association.build_router(), private.build_router())
     return dispatcher
 
 

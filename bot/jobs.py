@@ -18,10 +18,11 @@ from contextlib import suppress
 from html import escape
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
 from bot import alerts, handoff, texts
-from bot.conversation.turn import Runtime
+from bot.runtime import Runtime
+from bot.transport.failures import Kind, classify
 from storage.coverage import warnings_due
 from storage.directory import load_candidates
 from storage.models import GroupMessage, OutboxMessage, hour
@@ -147,7 +148,8 @@ async def clear_group_messages(runtime: Runtime, bot: Bot) -> int:
 
 
 async def _clear(bot: Bot, row: GroupMessage, runtime: Runtime) -> bool:
-    """True once the message is gone or neutral (or out of the bot's reach for good)."""
+    """True once the message is gone or neutral (or out of the bot's reach for good: deleted
+    or blanked already, the bot no longer in that chat, the group become a supergroup)."""
     try:
         if row.sent_at > hour() - dt.timedelta(hours=DELETE_HOURS):
             with suppress(TelegramBadRequest):  # refused: blank it instead
@@ -155,11 +157,11 @@ async def _clear(bot: Bot, row: GroupMessage, runtime: Runtime) -> bool:
                 return True
         neutral = escape(runtime.catalogs.get(row.locale).gettext(texts.GROUP_PURGED))
         await bot.edit_message_text(chat_id=row.chat_id, message_id=row.message_id, text=neutral)
-    except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat):
-        pass  # deleted or blanked already, the bot is no longer in that chat, or the group became a supergroup
     except TelegramAPIError as exc:
-        log.warning("could not clear a message of a deleted ticket (%s); trying again later", type(exc).__name__)
-        return False
+        kind = classify(exc).kind
+        if kind in (Kind.TRANSIENT, Kind.RATE_LIMITED):
+            log.warning("could not clear a message of a deleted ticket (%s); trying again later", kind)
+            return False
     return True
 
 

@@ -15,8 +15,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import ValidationError
 
 from bot import texts
-from bot.conversation import turn as conversation
-from bot.conversation.turn import Runtime, Turn
+from bot.conversation.turn import Turn, erase
+from bot.runtime import Runtime
 from bot.state.memory import Session
 from bot.state.pseudonym import PseudonymKeyBuilder
 
@@ -81,11 +81,11 @@ class TurnMiddleware(BaseMiddleware):
                     if turn.session.spans:  # started again while an exit still deletes: it spares this
                         self.runtime.erasures.began(turn.chat_id, turn.session.spans[0][0])
                     if sent is not None:
-                        await conversation.erase(turn, sent)
+                        await erase(turn, sent)
 
 
 def sent_by_the_person(event: TelegramObject) -> int | None:
-    """The id of what the person sent or edited, to delete once handled (conversation.erase).
+    """The id of what the person sent or edited, to delete once handled (bot.conversation.turn.erase).
 
     Everything: text, commands (the /start payload too), captions, files, stickers, voice,
     contacts, places, polls, edits. A phone someone else checks shows none of it.
@@ -125,7 +125,7 @@ class AnswerPresses(BaseMiddleware):
 
     Replaces aiogram's CallbackAnswerMiddleware, which answers only after the handler is done,
     one round trip after the new screen, and logs each answer at INFO. Here the answer goes
-    out together with the first screen the handler shows (`conversation.show`: both requests
+    out together with the first screen the handler shows (`bot.conversation.turn.show`: both requests
     in flight at once), or, when it shows none (a stale button: the answer carries the text),
     once the handler is done, even if it failed.
     """

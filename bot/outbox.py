@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import alerts, handoff, texts
+from bot.callbacks import NoticeAction, NoticeButton
 from bot.jobs import pass_on_stranded
 from bot.transport.failures import Failure, Kind, classify
 from dialogs.i18n import Translator
-from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, now
+from storage.models import EnrolledChat, OutboxMessage, Ticket, now
 from storage.outbox import (
     WAITING,
     cancel_chat,
@@ -43,10 +44,10 @@ from storage.outbox import (
     release,
     seconds_until_due,
 )
-from storage.tickets import OPEN_STATUSES
+from storage.tickets import OPEN_STATUSES, association_of_chat
 
 if TYPE_CHECKING:
-    from bot.conversation.turn import Runtime
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
@@ -61,16 +62,14 @@ OVERALL_GAP = 1 / 30
 
 def notice_buttons(ticket_id: int, tr: Translator) -> InlineKeyboardMarkup:
     _ = tr.gettext
+
+    def button(action: NoticeAction, label: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=_(label), callback_data=NoticeButton(action=action, ticket=ticket_id).pack())
+
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [
-                InlineKeyboardButton(text=_(texts.NOTICE_ACCEPT), callback_data=f"t:a:{ticket_id}"),
-                InlineKeyboardButton(text=_(texts.NOTICE_DECLINE), callback_data=f"t:d:{ticket_id}"),
-            ],
-            [
-                InlineKeyboardButton(text=_(texts.NOTICE_PASS), callback_data=f"t:p:{ticket_id}"),
-                InlineKeyboardButton(text=_(texts.NOTICE_REPLY), callback_data=f"t:r:{ticket_id}"),
-            ],
+            [button(NoticeAction.ACCEPT, texts.NOTICE_ACCEPT), button(NoticeAction.DECLINE, texts.NOTICE_DECLINE)],
+            [button(NoticeAction.PASS_ON, texts.NOTICE_PASS), button(NoticeAction.REPLY, texts.NOTICE_REPLY)],
         ]
     )
 
@@ -258,9 +257,7 @@ class OutboxSender:
         """The chat will take nothing more: its association is unreachable, what waited for
         it is canceled, its open tickets pass on at once, and the alert fires."""
         async with self.db.begin() as session:
-            association = await session.scalar(
-                select(Association).join(EnrolledChat).where(EnrolledChat.chat_id == row.chat_id)
-            )
+            association = await association_of_chat(session, row.chat_id)
             if association is None:  # no longer anyone's chat: only this message is lost
                 await self._give_up_in(session, row, Kind.GONE)
                 return
@@ -302,7 +299,8 @@ class OutboxSender:
 
 
 async def _slug(session: AsyncSession, chat_id: int) -> str | None:
-    return await session.scalar(select(Association.slug).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id))
+    association = await association_of_chat(session, chat_id)
+    return association.slug if association else None
 
 
 async def _follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> bool:
@@ -312,7 +310,7 @@ async def _follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id
     (enrolled there since): the group's association then has no chat left, as if gone.
     """
     taken = await session.scalar(select(EnrolledChat.id).where(EnrolledChat.chat_id == new_chat_id))
-    if taken is not None and await _slug(session, old_chat_id) is not None:
+    if taken is not None and await association_of_chat(session, old_chat_id) is not None:
         return False
     await session.execute(update(EnrolledChat).where(EnrolledChat.chat_id == old_chat_id).values(chat_id=new_chat_id))
     await move_chat(session, old_chat_id, new_chat_id)

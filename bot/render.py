@@ -14,16 +14,12 @@ from html import escape
 from aiogram.types import InlineKeyboardButton
 
 from bot import texts
+from bot.callbacks import EXIT, PICKER, LanguagePick
 from bot.transport.session import PreparedKeyboard
 from dialogs.engine import Screen
-from dialogs.events import Event
+from dialogs.events import Event, EventOp
 from dialogs.i18n import Translator
 from dialogs.languages import autonym
-
-EXIT_DATA = "x"
-PICKER_DATA = "lang"
-PICK_PREFIX = "lang:"
-
 
 RENDER_CACHE = 4096
 """Rendered screens kept: a screen is a pure function of (screen, language, version, notice)."""
@@ -62,9 +58,9 @@ def button(text: str, data: str) -> InlineKeyboardButton:
 def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
     """Emergency, language and quick exit: on every screen, one tap away."""
     return [
-        button(tr.gettext(texts.EMERGENCY), Event("e").encode(version)),
-        button(tr.gettext(texts.LANGUAGE), PICKER_DATA),
-        button(tr.gettext(texts.QUICK_EXIT), EXIT_DATA),
+        button(tr.gettext(texts.EMERGENCY), Event(EventOp.EMERGENCY).encode(version)),
+        button(tr.gettext(texts.LANGUAGE), PICKER),
+        button(tr.gettext(texts.QUICK_EXIT), EXIT),
     ]
 
 
@@ -98,9 +94,9 @@ def render_picker(
     The footer keeps emergency and quick exit: the picker is the first screen for anyone
     whose Telegram language we do not have.
     """
-    buttons = [button(autonym(loc), PICK_PREFIX + loc) for loc in locales]
+    buttons = [button(autonym(loc), LanguagePick(locale=loc).pack()) for loc in locales]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([b for b in footer(tr, version) if b.callback_data != PICKER_DATA])
+    rows.append([b for b in footer(tr, version) if b.callback_data != PICKER])
     text = "\n".join(escape(p) for p in dict.fromkeys(prompts))
     if notice:
         text = f"<i>{escape(tr.gettext(notice))}</i>\n\n{text}"

@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from dialogs.events import Event, LocationInput, TextInput
+from dialogs.events import Event, EventOp, LocationInput, TextInput
 from dialogs.model import ActionKind, Node, Script
 
 Answers = dict[str, str | list[str]]
@@ -120,29 +120,29 @@ class Engine:
     # -- transitions ----------------------------------------------------------
 
     def _event(self, state: State, event: Event) -> Step:
-        if event.op == "r":
+        if event.op == EventOp.RESTART:
             return self.start()
-        if event.op == "e":
+        if event.op == EventOp.EMERGENCY:
             new = state.model_copy(update={"overlay": state.node != self.script.emergency})
             return Step(new, self.render(new))
-        if event.op == "b":
+        if event.op == EventOp.BACK:
             new = state.model_copy(update={"overlay": False})
             return Step(new, self.render(new))
         node = self.script.index.get(event.node)
         if state.overlay or node is None or node.id != state.node:
             return self._stale(state)
-        if event.op == "c" and node.kind == "input" and event.option.startswith("="):
+        if event.op == EventOp.CHOOSE and node.kind == "input" and event.option.startswith("="):
             code = event.option[1:]
             if code not in state.pending or node.next is None:
                 return self._stale(state)
             return self._go(state, self._store(state.answers, node, code), node.next)
-        if event.op == "c" and node.kind == "choice":
+        if event.op == EventOp.CHOOSE and node.kind == "choice":
             option = next((o for o in node.options if o.id == event.option), None)
             if option is None or option.next is None:
                 return self._stale(state)
             answers = self._store(state.answers, node, option.code)
             return self._go(state, answers, option.next)
-        if event.op == "t" and node.kind == "multi":
+        if event.op == EventOp.TOGGLE and node.kind == "multi":
             option = next((o for o in node.options if o.id == event.option), None)
             if option is None or node.store is None:
                 return self._stale(state)
@@ -155,11 +155,11 @@ class Engine:
             chosen.sort(key=order.index)
             new = state.model_copy(update={"answers": {**state.answers, node.store: chosen}})
             return Step(new, self.render(new))
-        if event.op == "d" and node.kind == "multi" and node.next:
+        if event.op == EventOp.DONE and node.kind == "multi" and node.next:
             return self._go(state, state.answers, node.next)
-        if event.op == "n" and node.kind == "info" and node.next:
+        if event.op == EventOp.NEXT and node.kind == "info" and node.next:
             return self._go(state, state.answers, node.next)
-        if event.op == "s" and node.kind == "input" and node.skip and node.skip.next:
+        if event.op == EventOp.SKIP and node.kind == "input" and node.skip and node.skip.next:
             answers = {k: v for k, v in state.answers.items() if k != node.store}
             return self._go(state, answers, node.skip.next)
         return self._stale(state)
@@ -211,20 +211,23 @@ class Engine:
     def _screen(self, node: Node, answers: Answers, pending: list[str] | None = None) -> Screen:
         rows: list[tuple[Button, ...]] = []
         if node.kind == "choice":
-            rows = [(Button(o.label, Event("c", node.id, o.id)),) for o in node.options]
+            rows = [(Button(o.label, Event(EventOp.CHOOSE, node.id, o.id)),) for o in node.options]
         elif node.kind == "multi":
             chosen = answers.get(node.store or "", [])
-            rows = [(Button(o.label, Event("t", node.id, o.id), selected=o.code in chosen),) for o in node.options]
-            rows.append((Button(node.continue_label or self.script.labels.done, Event("d", node.id)),))
+            rows = [
+                (Button(o.label, Event(EventOp.TOGGLE, node.id, o.id), selected=o.code in chosen),)
+                for o in node.options
+            ]
+            rows.append((Button(node.continue_label or self.script.labels.done, Event(EventOp.DONE, node.id)),))
         elif node.kind == "info" and node.next:
-            rows = [(Button(node.continue_label or self.script.labels.next, Event("n", node.id)),)]
+            rows = [(Button(node.continue_label or self.script.labels.next, Event(EventOp.NEXT, node.id)),)]
         elif node.kind == "input" and pending:
             parser = self.parsers[node.parser or ""]
-            rows = [(Button(parser.label(code), Event("c", node.id, "=" + code)),) for code in pending]
+            rows = [(Button(parser.label(code), Event(EventOp.CHOOSE, node.id, "=" + code)),) for code in pending]
         elif node.kind == "input" and node.skip:
-            rows = [(Button(node.skip.label, Event("s", node.id, node.skip.id)),)]
+            rows = [(Button(node.skip.label, Event(EventOp.SKIP, node.id, node.skip.id)),)]
         elif node.kind == "action" and node.action != "emergency":
-            rows = [(Button(self.script.labels.restart, Event("r")),)]
+            rows = [(Button(self.script.labels.restart, Event(EventOp.RESTART)),)]
         return Screen(
             node=node.id,
             text=node.ambiguous if pending and node.ambiguous else node.text,
@@ -237,7 +240,7 @@ class Engine:
 
     def _emergency_overlay(self, state: State) -> Screen:
         node = self.script.node(self.script.emergency)
-        back = Button(self.script.labels.back, Event("b"))
+        back = Button(self.script.labels.back, Event(EventOp.BACK))
         return Screen(node=node.id, text=node.text, rows=((back,),), overlay=True, is_emergency=True)
 
     def summary(self, answers: Answers) -> tuple[SummaryLine, ...]:

@@ -7,13 +7,27 @@ bytes at most), so the limit can be checked when a script is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from enum import StrEnum
 
-EventOp = Literal["c", "t", "d", "s", "n", "e", "b", "r"]
-"""choose, toggle, done, skip, next (continue), emergency, back (resume), restart."""
-
-_OPS: frozenset[str] = frozenset("ctdsnebr")
 MAX_DATA_BYTES = 64
+
+
+class EventOp(StrEnum):
+    """What a script button does; the value is its one-letter code in button data."""
+
+    CHOOSE = "c"
+    TOGGLE = "t"
+    DONE = "d"
+    SKIP = "s"
+    NEXT = "n"
+    """Continue, on an information screen."""
+    EMERGENCY = "e"
+    BACK = "b"
+    """Back from the emergency screen: resume where the person was."""
+    RESTART = "r"
+
+
+_OPS: dict[str, EventOp] = {op.value: op for op in EventOp}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +65,11 @@ class BadEventData(ValueError):
 def decode(data: str) -> tuple[str, Event]:
     """Parse button data into (version, event); raise BadEventData when forged."""
     parts = data.split(":")
-    if len(parts) != 4 or parts[1] not in _OPS or len(data.encode()) > MAX_DATA_BYTES:
+    op = _OPS.get(parts[1]) if len(parts) == 4 else None
+    if op is None or len(data.encode()) > MAX_DATA_BYTES:
         raise BadEventData("unrecognised button data")
-    version, op, node, option = parts
-    return version, Event(op=cast("EventOp", op), node=node, option=option)  # checked against _OPS above
+    version, _op, node, option = parts
+    return version, Event(op=op, node=node, option=option)
 
 
 def try_decode(data: str) -> tuple[str, Event] | None:

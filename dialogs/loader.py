@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from dialogs.engine import Engine, Parser
-from dialogs.events import MAX_DATA_BYTES, Event
+from dialogs.events import MAX_DATA_BYTES, Event, EventOp
 from dialogs.model import Node, Script
 from dialogs.telegram_text import MESSAGE_LIMIT as MAX_TEXT
 from dialogs.telegram_text import fits
@@ -188,10 +188,15 @@ def _node_problems(node: Node, parsers: frozenset[str]) -> Iterable[tuple[str, s
 
 
 def _buttons(node: Node, script: Script) -> list[Event]:
-    events = [Event("c" if node.kind == "choice" else "t", node.id, o.id) for o in node.options]
+    events = [Event(EventOp.CHOOSE if node.kind == "choice" else EventOp.TOGGLE, node.id, o.id) for o in node.options]
     if node.skip:
-        events.append(Event("s", node.id, node.skip.id))
-    return events + [Event("d", node.id), Event("e"), Event("b"), Event("r")]
+        events.append(Event(EventOp.SKIP, node.id, node.skip.id))
+    return events + [
+        Event(EventOp.DONE, node.id),
+        Event(EventOp.EMERGENCY),
+        Event(EventOp.BACK),
+        Event(EventOp.RESTART),
+    ]
 
 
 def _reachable(script: Script, roots: set[str]) -> set[str]:

@@ -176,12 +176,19 @@ async def ticket_for_chat(session: AsyncSession, ticket_id: int, chat_id: int) -
     return ticket
 
 
-async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Action) -> Ticket | Refusal:
+async def open_ticket_for_chat(session: AsyncSession, ticket_id: int, chat_id: int) -> Ticket | Refusal:
+    """`ticket_for_chat`, refused as already done once it was accepted or declined: what
+    may still be accepted, declined or passed on."""
     ticket = await ticket_for_chat(session, ticket_id, chat_id)
+    if not isinstance(ticket, Refusal) and ticket.status not in OPEN_STATUSES:
+        return Refusal("already_done")
+    return ticket
+
+
+async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Action) -> Ticket | Refusal:
+    ticket = await open_ticket_for_chat(session, ticket_id, chat_id)
     if isinstance(ticket, Refusal):
         return ticket
-    if ticket.status not in OPEN_STATUSES:
-        return Refusal("already_done")
     ticket.status = "accepted" if action == "accept" else "declined"
     ticket.updated_at = hour()
     return ticket
@@ -211,11 +218,9 @@ async def reply_to_message(session: AsyncSession, chat_id: int, message_id: int,
     return await add_reply(session, ticket_id, chat_id, body)
 
 
-async def chat_locale(session: AsyncSession, chat_id: int) -> str | None:
-    """The notice language of the association enrolled in this chat, if any."""
-    return await session.scalar(
-        select(Association.notice_locale).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id)
-    )
+async def association_of_chat(session: AsyncSession, chat_id: int) -> Association | None:
+    """The association enrolled in this chat, if any."""
+    return await session.scalar(select(Association).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id))
 
 
 async def move_ticket(session: AsyncSession, ticket: Ticket, association: Association) -> EnrolledChat | None:

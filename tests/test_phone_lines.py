@@ -13,7 +13,7 @@ from dialogs.engine import State
 from dialogs.i18n import Catalogs
 from dialogs.loader import load_scripts
 from dialogs.phone_lines import PHONE_WIDTH, SCREEN_LINES, phone_lines
-from tests.support.fake_telegram import parse_html
+from tests.support.fake_telegram.parse_mode import parse_html
 
 CATALOGS = Catalogs()
 SCRIPTS = load_scripts()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import texts
-from bot.conversation.mailbox import CONTINUED, MAX_REPLY, REPLY, Page, page_data, paginate, render_page
+from bot.callbacks import MailboxPage
+from bot.conversation.mailbox import CONTINUED, MAX_REPLY, REPLY, Page, paginate, render_page
 from bot.handoff import STATUS_TEXT
 from dialogs.telegram_text import MESSAGE_LIMIT, cut, fits, utf16_len, visible_len
 from tests.support.walks import CATALOGS
@@ -66,7 +67,7 @@ def test_a_reply_stored_before_the_limit_is_read_over_several_pages() -> None:
     tr = CATALOGS.get("fr")
     legacy = "😀" * 3500  # 3,500 code points were once accepted: 7,000 units
     shown: list[Page] = []
-    while not shown or any(b.callback_data == page_data(len(shown)) for b in shown[-1].navigation):
+    while not shown or any(b.callback_data == MailboxPage(page=len(shown)).pack() for b in shown[-1].navigation):
         shown.append(render_page(tr, worst_heading("fr"), [legacy], len(shown)))
     assert len(shown) == 2 and all(visible_len(page.text) <= MESSAGE_LIMIT for page in shown)
     assert sum(page.text.count("😀") for page in shown) == 3500, "every emoji, none twice"

@@ -46,7 +46,7 @@ def sample_screens(version: Version, locale: str) -> list[SampleScreen]:
     from bot.conversation import mailbox
     from bot.conversation.turn import code_lines, mailbox_buttons
     from bot.render import Rendered, button, footer, render_screen
-    from dialogs.events import Event
+    from dialogs.events import Event, EventOp
     from dialogs.review.common import translator
 
     tr = translator(version, locale)
@@ -90,7 +90,7 @@ def sample_screens(version: Version, locale: str) -> list[SampleScreen]:
     screens.append(
         shown(
             "Emergency (its button is on every screen)",
-            render_screen(engine.handle(consent, Event("e")).screen, tr, engine.version),
+            render_screen(engine.handle(consent, Event(EventOp.EMERGENCY)).screen, tr, engine.version),
         )
     )
     _ = tr.gettext

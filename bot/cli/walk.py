@@ -26,7 +26,7 @@ from bot import handoff, texts
 from bot.cli.samples import SAMPLE_CODE, SAMPLE_MATCH, sample_ticket
 from bot.config import load_settings
 from dialogs.engine import Screen, Step
-from dialogs.events import Event, TextInput
+from dialogs.events import Event, EventOp, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import SOURCE_LOCALE, autonym, match_locale
 from dialogs.loader import ORIENTATION, load_script
@@ -143,7 +143,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
         if answer == "q":
             return 0
         if answer == "e":
-            step = engine.handle(step.state, Event("e"))
+            step = engine.handle(step.state, Event(EventOp.EMERGENCY))
             continue
         buttons = [b for row in step.screen.rows for b in row]
         if answer.isdigit() and 1 <= int(answer) <= len(buttons):

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 
 from bot.state.memory import DELETABLE_SECONDS, Session, first_deletable, reach
+from bot.transport.failures import Kind, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,13 +192,15 @@ class Erasures:
         while True:
             try:
                 return await call()
-            except TelegramRetryAfter as exc:
-                wait = float(exc.retry_after)
-            except (TelegramServerError, TelegramNetworkError):
-                wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
-            except TelegramAPIError as exc:  # 400 (gone, too old, not modified), 403 (blocked): final
-                log.debug("a deletion step was refused: %s", type(exc).__name__)
-                return None
+            except TelegramAPIError as exc:
+                failure = classify(exc)
+                if failure.kind is Kind.RATE_LIMITED:
+                    wait = failure.retry_after
+                elif failure.kind is Kind.TRANSIENT:
+                    wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
+                else:  # 400 (gone, too old, not modified), 403 (blocked): final
+                    log.debug("a deletion step was refused: %s", failure.kind)
+                    return None
             if self.clock() + wait > until:
                 log.warning("gave up a deletion: Telegram still refused it 48 hours on")
                 return None

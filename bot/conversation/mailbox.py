@@ -9,13 +9,13 @@ delete, and the page number lives in the buttons' callback data, not in the stat
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from html import escape
 
 from aiogram.types import InlineKeyboardButton
 
 from bot import texts
+from bot.callbacks import MailboxPage
 from bot.render import button
 from dialogs.i18n import Translator
 from dialogs.telegram_text import MESSAGE_LIMIT, cut, utf16_len, visible_len
@@ -23,7 +23,6 @@ from dialogs.telegram_text import MESSAGE_LIMIT, cut, utf16_len, visible_len
 MAX_REPLY = 3500
 """The longest staff reply, in UTF-16 units: with the mailbox's heading it fits one page
 (test_mailbox checks it in every language). Longer ones are refused, never cut."""
-PAGE_DATA = re.compile(r"^m:page:(\d{1,6})$")
 SEPARATOR = "\n\n"
 REPLY = "💬 "
 CONTINUED = "… "
@@ -38,16 +37,6 @@ class Page:
     """HTML: the heading, then this page's replies."""
     navigation: list[InlineKeyboardButton]
     """◀ newer and older ▶, as far as there are any."""
-
-
-def page_data(page: int) -> str:
-    return f"m:page:{page}"
-
-
-def page_of(data: str) -> int:
-    """The page a ◀ ▶ button asks for (0 for anything else)."""
-    match = PAGE_DATA.match(data)
-    return int(match.group(1)) if match else 0
 
 
 def paginate(bodies: list[str], room: int) -> list[list[str]]:
@@ -89,9 +78,9 @@ def render_page(tr: Translator, heading: list[str], bodies: list[str], page: int
     parts += [escape(piece) for piece in pages[page]]
     navigation = []
     if page > 0:
-        navigation.append(button(tr.gettext(texts.NEWER), page_data(page - 1)))
+        navigation.append(button(tr.gettext(texts.NEWER), MailboxPage(page=page - 1).pack()))
     if page < len(pages) - 1:
-        navigation.append(button(tr.gettext(texts.OLDER), page_data(page + 1)))
+        navigation.append(button(tr.gettext(texts.OLDER), MailboxPage(page=page + 1).pack()))
     return Page(SEPARATOR.join(parts), navigation)
 
 

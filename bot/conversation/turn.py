@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from html import escape
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -25,83 +23,26 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import InlineKeyboardButton
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import handoff, texts
-from bot.config import Settings
+from bot.callbacks import MailboxAction, MailboxButton
 from bot.conversation import mailbox
-from bot.conversation.erasure import Erasures, ExitPlan
+from bot.conversation.erasure import ExitPlan
 from bot.render import Rendered, button, footer, render_picker, render_screen
-from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
+from bot.runtime import Runtime
 from bot.state.memory import Session
 from dialogs.engine import Engine, State, Step
-from dialogs.events import Event, LocationInput, TextInput
+from dialogs.events import Event, EventOp, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import is_traditional_chinese, match_locale
-from dialogs.loader import LoadedScript
 from dialogs.telegram_text import fits
 from storage.models import Ticket
-from storage.places import PlaceParser
 from storage.tickets import code_hash, delete_ticket, find_ticket, normalise_code, passed_over, reference
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PARSED_TEXT = 200
 """Longer text is never handed to a parser: no postcode or town is that long."""
-MAILBOX_CHECK = "m:check"
-MAILBOX_ANSWER = "m:answer"
-MAILBOX_DELETE = "m:delete"
-MAILBOX_CANCEL = "m:cancel"
-
-
-@dataclass
-class Runtime:
-    """What every turn needs, built once at start-up."""
-
-    settings: Settings
-    catalogs: Catalogs
-    script: LoadedScript
-    db: async_sessionmaker[AsyncSession]
-    clock: Callable[[], float] = time.time
-    limiter: Limiter = field(default_factory=GuessLimiter)
-    handoff_quota: Quota = field(default_factory=lambda: MemoryQuota(3, HANDOFF_WINDOW))
-    """Handoffs per person (pseudonym); set from the settings by the app."""
-    relay_quota: Quota = field(default_factory=lambda: MemoryQuota(10, RELAY_WINDOW))
-    """Relays per ticket (code hash); set from the settings by the app."""
-    wake_sender: Callable[[], None] = lambda: None
-    """Set by the app once the outbox sender runs."""
-    reload_approved: Callable[[], Awaitable[bool]] = field(default=lambda: _nothing())
-    """Set by the app: serve a decision a moderator just made."""
-    preview: Any = None
-    """Moderators' preview: the files' unapproved content (bot.moderation.Content)."""
-    preview_engine: Engine | None = None
-    erasures: Erasures = field(init=False)
-    """Quick exits and erasures still running: in memory only, stopped with the app."""
-
-    def __post_init__(self) -> None:
-        self.erasures = Erasures(lambda: self.clock())
-
-    @cached_property
-    def engine(self) -> Engine:
-        return self.script.engine({"place": PlaceParser()})
-
-    def set_preview(self, content: Any) -> None:
-        self.preview = content
-        self.preview_engine = content.script.engine({"place": PlaceParser()})
-
-    def serve(self, script: LoadedScript, catalogs: Catalogs) -> None:
-        """Swap in newly approved content. Conversations on the old version restart cleanly."""
-        self.script, self.catalogs = script, catalogs
-        for derived in ("engine", "picker_prompts"):
-            self.__dict__.pop(derived, None)
-
-    @cached_property
-    def directory(self) -> handoff.DirectoryCache:
-        return handoff.DirectoryCache(self.db)
-
-    @cached_property
-    def picker_prompts(self) -> tuple[str, ...]:
-        return tuple(self.catalogs.get(loc).gettext(texts.CHOOSE_LANGUAGE) for loc in self.catalogs.locales)
 
 
 @dataclass
@@ -154,10 +95,6 @@ class Turn:
             self.notices.append(texts.UPDATED)
             return None
         return state
-
-
-async def _nothing() -> bool:
-    return False
 
 
 async def _saved() -> None:
@@ -302,7 +239,7 @@ async def choose_language(turn: Turn, locale: str, edit: int | None) -> bool:
 async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str | None:
     """A script button. Returns a msgid for the callback answer when the press did nothing."""
     engine = turn.engine
-    if event.op == "e":
+    if event.op == EventOp.EMERGENCY:
         kept = turn.current_state()
         if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
             turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
@@ -337,10 +274,10 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
 async def press_after_handoff(turn: Turn, event: Event, edit: int | None) -> str | None:
     """Past a handoff only the mailbox is kept: "Start again" starts again, "Back" (from
     the emergency screen) shows the mailbox, older script buttons no longer act."""
-    if event.op == "r":
+    if event.op == EventOp.RESTART:
         await show_step(turn, turn.engine.start(), edit)
         return None
-    if event.op == "b":
+    if event.op == EventOp.BACK:
         await show_current(turn, edit)
         return None
     return texts.STALE_BUTTON
@@ -384,7 +321,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
         turn.notices.append(texts.HANDOFF_LIMIT)
-        await show_step(turn, turn.engine.handle(before, Event("e")), edit)
+        await show_step(turn, turn.engine.handle(before, Event(EventOp.EMERGENCY)), edit)
         return
     facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
@@ -409,11 +346,15 @@ def code_lines(tr: Translator, code: str, ticket: Ticket) -> str:
 
 
 def mailbox_buttons(tr: Translator, *, answer: bool) -> list[list[InlineKeyboardButton]]:
-    rows = [[button(tr.gettext(texts.CHECK_REPLIES), MAILBOX_CHECK)]]
+    rows = [[_mailbox_button(tr, texts.CHECK_REPLIES, MailboxAction.CHECK)]]
     if answer:
-        rows.append([button(tr.gettext(texts.ANSWER), MAILBOX_ANSWER)])
-    rows.append([button(tr.gettext(texts.DELETE_TICKET), MAILBOX_DELETE)])
+        rows.append([_mailbox_button(tr, texts.ANSWER, MailboxAction.ANSWER)])
+    rows.append([_mailbox_button(tr, texts.DELETE_TICKET, MailboxAction.DELETE)])
     return rows
+
+
+def _mailbox_button(tr: Translator, label: str, action: MailboxAction) -> InlineKeyboardButton:
+    return button(tr.gettext(label), MailboxButton(action=action).pack())
 
 
 async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int = 0) -> None:
@@ -446,7 +387,9 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
     rows = [shown.navigation] if shown.navigation else []
     rows += mailbox_buttons(tr, answer=can_answer)
     # Start again (after a decline, the way on): the code stays here until a new request replaces it
-    rows.append([button(tr.gettext(turn.engine.script.labels.restart), Event("r").encode(turn.engine.version))])
+    rows.append(
+        [button(tr.gettext(turn.engine.script.labels.restart), Event(EventOp.RESTART).encode(turn.engine.version))]
+    )
     rows.append(footer(tr, turn.engine.version))
     await show(turn, Rendered.of(shown.text, rows), edit, protect=True)
 
@@ -480,6 +423,12 @@ async def start_answer(turn: Turn, edit: int | None) -> None:
     await compose_again(turn, escape(turn.tr.gettext(texts.COMPOSE)), edit)
 
 
+async def cancel_answer(turn: Turn, edit: int | None) -> None:
+    """The answer being written is dropped: back to the mailbox."""
+    turn.session.composing = None
+    await show_mailbox(turn, edit)
+
+
 async def relay(turn: Turn, text: str) -> None:
     """The person's answer goes to the outbox; it is blanked there once delivered."""
     code = turn.session.ticket
@@ -507,7 +456,10 @@ async def compose_again(turn: Turn, text: str, edit: int | None = None) -> None:
     long, too many), which was not sent and may be sent again."""
     turn.session.composing = True
     tr = turn.tr
-    rows = [[button(tr.gettext(texts.CANCEL), MAILBOX_CANCEL)], footer(tr, turn.engine.version)]
+    rows = [
+        [_mailbox_button(tr, texts.CANCEL, MailboxAction.CANCEL)],
+        footer(tr, turn.engine.version),
+    ]
     await show(turn, Rendered.of(text, rows), edit)
 
 
