@@ -1,6 +1,6 @@
 """The handoff, as the bot shows it: the nearest association, the ticket, the notice.
 
-Storage decides (`storage.directory`, `storage.tickets`); this module only turns its
+Storage decides (`storage.directory.nearest`, `storage.tickets`); this module only turns its
 answers into text in the right language, for the person and for the association.
 """
 
@@ -21,7 +21,7 @@ from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
 from storage.codes import masked
 from storage.db import in_transaction
-from storage.directory import Candidate, Match, load_candidates, nearest
+from storage.directory.nearest import Candidate, Match, load_candidates, nearest
 from storage.models import Association, Ticket
 from storage.places import places
 from storage.tickets import (

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot import alerts, handoff, texts
 from bot.conversation.turn import Runtime
-from storage.directory import load_candidates
+from storage.directory.nearest import load_candidates
 from storage.models import Association, EnrolledChat, GroupMessage, hour
 from storage.routing import claim_orphans, forget, release
 from storage.tickets import claim_overdue, overdue, purge, stranded

@@ -112,7 +112,8 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
     """A private chat enrolled before /enroll required a group still works: its notice
     buttons are not script buttons, so the notice comes back whole with each press and is
     rebuilt from it."""
-    from storage.directory import create_enrollment_code, enroll, import_csv
+    from storage.directory.csvfile import import_csv
+    from storage.directory.enrollment import create_enrollment_code, enroll
     from tests.handoff_fixtures import DIRECTORY
 
     staff = stack.user(50_100, first_name="Solo")
@@ -131,7 +132,7 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
 
 
 async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
-    from storage.directory import create_enrollment_code
+    from storage.directory.enrollment import create_enrollment_code
 
     await enrolled_directory(stack)
     async with stack.app.runtime.db.begin() as session:

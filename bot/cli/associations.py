@@ -13,17 +13,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import create_engine, ensure_schema, sessions
-from storage.directory import (
-    ENROLLMENT_VALIDITY,
-    DirectoryErrors,
-    UnknownAssociation,
-    create_enrollment_code,
-    export_csv,
-    import_csv,
-    list_associations,
-    load_candidates,
-    unenroll,
-)
+from storage.directory.csvfile import DirectoryErrors, export_csv, import_csv, list_associations
+from storage.directory.enrollment import ENROLLMENT_VALIDITY, UnknownAssociation, create_enrollment_code, unenroll
+from storage.directory.nearest import load_candidates
 from storage.models import Association
 
 _NAME_WIDTH = 40

@@ -22,7 +22,7 @@ from bot.conversation.mailbox import MAX_REPLY
 from bot.conversation.turn import Runtime
 from bot.filters import OnLoop
 from dialogs.telegram_text import fits, utf16_len
-from storage.directory import enroll
+from storage.directory.enrollment import enroll
 from storage.models import Ticket
 from storage.routing import remember
 from storage.tickets import (
