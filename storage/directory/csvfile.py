@@ -27,18 +27,6 @@ from storage.places import places
 # -- columns ---------------------------------------------------------------
 
 REQUIRED = ("slug", "name", "departements", "city", "latitude", "longitude", "accredited_until", "intake_open")
-OPTIONAL = (
-    "accreditation_ref",
-    "languages",
-    "services",
-    "phone",
-    "email",
-    "website",
-    "hours",
-    "source",
-    "verified_on",
-    "notice_locale",
-)
 COLUMNS = (
     "slug",
     "name",
@@ -60,6 +48,7 @@ COLUMNS = (
     "notice_locale",
 )
 """The export order (the model's); an import accepts the columns in any order."""
+OPTIONAL = tuple(name for name in COLUMNS if name not in REQUIRED)
 
 _LIST_FIELDS = ("departements", "languages", "services")
 _REAL_DEPARTEMENTS = frozenset(
@@ -77,6 +66,17 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WEBSITE = re.compile(r"^https?://[^\s/]+\.[^\s]+$", re.IGNORECASE)
 _PHONE = re.compile(r"^\+?[0-9 ().-]{4,30}$")
 _TOKEN = re.compile(r"^[\w.-]{1,64}$")
+_CONTACTS = {
+    "phone": (_PHONE, 31, "a phone number"),
+    "email": (_EMAIL, 200, "an e-mail address"),
+    "website": (_WEBSITE, 300, "a web address starting with https://"),
+}
+"""Contact columns: the pattern, the size (the phone's is its pattern's), and what the cell should be."""
+_WORD_LISTS = {
+    "languages": (_LOCALE, "locale codes (e.g. fr, en, zh_Hans)"),
+    "services": (_TOKEN, "service keywords (letters, digits, '-', '_')"),
+}
+"""Columns of words: the pattern of each word, and what they should be."""
 _LIST_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -217,43 +217,22 @@ class Row(BaseModel):
             return False
         raise ValueError(f"{value!r} is neither true nor false (also accepted: yes/no, 1/0)")
 
-    @field_validator("languages", mode="before")
+    @field_validator(*_WORD_LISTS, mode="before")
     @classmethod
-    def _languages(cls, value: str) -> list[str]:
-        codes = _words(value)
-        wrong = [code for code in codes if not _LOCALE.match(code)]
-        if wrong:
-            raise ValueError(f"not locale codes (e.g. fr, en, zh_Hans): {' '.join(wrong)}")
-        return codes
-
-    @field_validator("services", mode="before")
-    @classmethod
-    def _services(cls, value: str) -> list[str]:
+    def _word_list(cls, value: str, info: ValidationInfo) -> list[str]:
+        pattern, what = _WORD_LISTS[info.field_name or ""]
         words = _words(value)
-        wrong = [word for word in words if not _TOKEN.match(word)]
+        wrong = [word for word in words if not pattern.match(word)]
         if wrong:
-            raise ValueError(f"not service keywords (letters, digits, '-', '_'): {' '.join(wrong)}")
+            raise ValueError(f"not {what}: {' '.join(wrong)}")
         return words
 
-    @field_validator("phone", mode="before")
+    @field_validator(*_CONTACTS, mode="before")
     @classmethod
-    def _phone(cls, value: str) -> str:
-        if value and not _PHONE.match(value):
-            raise ValueError(f"{value!r} does not look like a phone number")
-        return value
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if value and (len(value) > 200 or not _EMAIL.match(value)):
-            raise ValueError(f"{value!r} does not look like an e-mail address")
-        return value
-
-    @field_validator("website", mode="before")
-    @classmethod
-    def _website(cls, value: str) -> str:
-        if value and (len(value) > 300 or not _WEBSITE.match(value)):
-            raise ValueError(f"{value!r} does not look like a web address starting with https://")
+    def _contact(cls, value: str, info: ValidationInfo) -> str:
+        pattern, limit, what = _CONTACTS[info.field_name or ""]
+        if value and (len(value) > limit or not pattern.match(value)):
+            raise ValueError(f"{value!r} does not look like {what}")
         return value
 
     @field_validator("notice_locale", mode="before")
