@@ -32,7 +32,8 @@ def format_screen(screen: Screen, tr: Translator) -> str:
         for button in row:
             number += 1
             mark = "[x] " if button.selected else ""
-            lines.append(f"  {number}. {mark}{_(button.label)}")
+            hint = f" · {texts.place_hint(button.hint, tr)}" if button.hint else ""
+            lines.append(f"  {number}. {mark}{_(button.label)}{hint}")
     if screen.expects_text:
         lines.append("  ✎ …")
     lines.append(f"  [e] {_(texts.EMERGENCY)}  [q] {_(texts.QUICK_EXIT)}")
