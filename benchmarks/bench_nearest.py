@@ -17,7 +17,7 @@ import random
 import statistics
 import time
 
-from storage.directory import Candidate, nearest
+from storage.directory.nearest import Candidate, nearest
 from storage.places import places
 
 TODAY = dt.date(2026, 1, 15)

@@ -1,6 +1,6 @@
 """The handoff, as the bot shows it: the nearest association, the ticket, the notice.
 
-Storage decides (`storage.directory`, `storage.tickets`); this module only turns its
+Storage decides (`storage.directory.nearest`, `storage.tickets`); this module only turns its
 answers into text in the right language, for the person and for the association.
 """
 
@@ -21,7 +21,7 @@ from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
 from storage.codes import masked
 from storage.db import in_transaction
-from storage.directory import Candidate, Match, load_candidates, nearest
+from storage.directory.nearest import Candidate, Match, load_candidates, nearest
 from storage.models import Association, Ticket
 from storage.places import places
 from storage.tickets import (
@@ -97,6 +97,8 @@ class DirectoryCache:
 
 
 def distance_text(km: float, tr: Translator) -> str:
+    """How far the association is from the département's reference point, which is where
+    `find_match` measures from: the bot never knows where the person is."""
     return tr.gettext(texts.DISTANCE_KM).format(distance=tr.number(round(km) if km >= 10 else round(km, 1)))
 
 
@@ -135,7 +137,9 @@ def association_block(match: Match | None, tr: Translator, *, sidestepped: bool 
         lines.append(f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>")
     lines.append(f"<b>{escape(_(texts.RECIPIENT))}</b>")
     lines.append(contact_card(match.candidate, tr))
-    if match.distance_km is not None:
+    if match.covers:  # a distance inside one's own département says nothing true about the person
+        lines.append(escape(_(texts.IN_YOUR_DEPARTEMENT)))
+    elif match.distance_km is not None:
         lines.append(escape(distance_text(match.distance_km, tr)))
     return "\n".join(lines)
 

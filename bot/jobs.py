@@ -24,7 +24,7 @@ from bot import alerts, handoff, texts
 from bot.runtime import Runtime
 from bot.transport.failures import Kind, classify
 from storage.coverage import warnings_due
-from storage.directory import load_candidates
+from storage.directory.nearest import load_candidates
 from storage.models import GroupMessage, OutboxMessage, hour
 from storage.routing import claim_orphans, forget, release
 from storage.tickets import claim_overdue, due_reminders, overdue, purge, queue, reference, stranded

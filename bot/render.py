@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardButton
 from bot import texts
 from bot.callbacks import EXIT, PICKER, LanguagePick
 from bot.transport.session import PreparedKeyboard
-from dialogs.engine import Screen
+from dialogs.engine import Button, Screen
 from dialogs.events import Event, EventOp
 from dialogs.i18n import Translator
 from dialogs.languages import autonym
@@ -64,6 +64,12 @@ def footer(tr: Translator, version: str) -> list[InlineKeyboardButton]:
     ]
 
 
+def button_text(b: Button, tr: Translator) -> str:
+    """A script button: ticked when chosen, translated, and a place's hint after it."""
+    text = ("✓ " if b.selected else "") + tr.gettext(b.label)
+    return f"{text} · {texts.place_hint(b.hint, tr)}" if b.hint else text
+
+
 @lru_cache(maxsize=RENDER_CACHE)
 def render_screen(
     screen: Screen, tr: Translator, version: str, notice: str | None = None, preamble: str | None = None
@@ -77,9 +83,7 @@ def render_screen(
         parts.append(preamble)
     if screen.text:
         parts.append(escape(_(screen.text)))
-    rows = [
-        [button(("✓ " if b.selected else "") + _(b.label), b.event.encode(version)) for b in row] for row in screen.rows
-    ]
+    rows = [[button(button_text(b, tr), b.event.encode(version)) for b in row] for row in screen.rows]
     rows.append(footer(tr, version))
     return Rendered.of("\n\n".join(parts), rows)
 

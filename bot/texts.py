@@ -8,6 +8,11 @@ text is shown, in the person's language.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dialogs.i18n import Translator
+
 
 def N_(message: str) -> str:  # noqa: N802
     return message
@@ -81,6 +86,25 @@ CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
 CONSENT_REFERENCE = N_("Une référence courte : vous la verrez après l'envoi.")
 RECIPIENT = N_("À cette association :")
 
+# When a town is in several départements, each button names one, then a hint a person recognises
+# ("93 Seine-Saint-Denis · Paris et environs"): by the kind storage.places.PlaceParser.hint gives.
+PLACE_HINTS = {
+    # TRANSLATORS: after a département on a button: "93 Seine-Saint-Denis · Paris et environs". {place}: a town
+    "near": N_("{place} et environs"),
+    # TRANSLATORS: after an overseas département on a button ("972 Martinique · Caraïbes"): the Caribbean
+    "caribbean": N_("Caraïbes"),
+    # TRANSLATORS: after an overseas département on a button ("973 Guyane · Amérique du Sud")
+    "south_america": N_("Amérique du Sud"),
+    # TRANSLATORS: after an overseas département on a button ("974 La Réunion · océan Indien")
+    "indian_ocean": N_("océan Indien"),
+}
+
+
+def place_hint(hint: tuple[str, str], tr: Translator) -> str:
+    """A département's hint in the person's language: "Paris et environs", "océan Indien"."""
+    kind, place = hint
+    return tr.gettext(PLACE_HINTS[kind]).format(place=place)
+
 
 # When something failed on our side.
 SORRY = N_("Désolé, quelque chose n'a pas marché. Réessayez, ou tapez /start.")
@@ -91,7 +115,10 @@ ASSOCIATION_NEXT = N_(
     "Une association qui n'a pas pu prendre votre demande ne la reçoit pas une deuxième fois. "
     "Voici la plus proche parmi les autres :"
 )
-DISTANCE_KM = N_("à environ {distance} km")
+IN_YOUR_DEPARTEMENT = N_("Elle travaille dans votre département.")
+# The distance is measured from the département's reference point (the mean of its towns' coordinates),
+# never from the person: nothing more precise than the département is known.
+DISTANCE_KM = N_("À environ {distance} km du centre de votre département.")
 NO_ASSOCIATION = N_(
     "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. "
     "En danger, appuyez sur « Urgence »."

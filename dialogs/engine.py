@@ -48,6 +48,10 @@ class Parser(Protocol):
 
     def label(self, code: str) -> str: ...
 
+    def hint(self, code: str) -> tuple[str, str] | None:
+        """(kind, value) the channel words after a choice's label, so a person recognises it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -55,6 +59,8 @@ class Button:
     """A msgid, or a plain value when `translate` is False."""
     event: Event
     selected: bool = False
+    hint: tuple[str, str] | None = None
+    """For a choice between typed answers: the parser's `hint`, worded by the channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +229,8 @@ class Engine:
             rows = [(Button(node.continue_label or self.script.labels.next, Event(EventOp.NEXT, node.id)),)]
         elif node.kind == "input" and pending:
             parser = self.parsers[node.parser or ""]
-            rows = [(Button(parser.label(code), Event(EventOp.CHOOSE, node.id, "=" + code)),) for code in pending]
+            choose = [(code, Event(EventOp.CHOOSE, node.id, "=" + code)) for code in pending]
+            rows = [(Button(parser.label(code), event, hint=parser.hint(code)),) for code, event in choose]
         elif node.kind == "input" and node.skip:
             rows = [(Button(node.skip.label, Event(EventOp.SKIP, node.id, node.skip.id)),)]
         elif node.kind == "action" and node.action != "emergency":

@@ -16,7 +16,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rows_changed
-from storage.directory import list_associations, load_candidates, nearest
+from storage.directory.csvfile import list_associations
+from storage.directory.nearest import load_candidates, nearest
 from storage.models import Association, EnrolledChat
 from storage.places import Places
 

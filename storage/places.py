@@ -59,6 +59,27 @@ garbage collector, so a loaded table costs it nothing, in a process with many ob
 Choices = tuple[tuple[str, str], ...]
 """(département code, label) pairs offered when the text names places in several départements."""
 
+Hint = tuple[str, str]
+"""(kind, place) shown after a département among choices, so a person recognises it: ("near",
+"Paris"), or an overseas area with no place ("indian_ocean", ""). The bot words each kind."""
+
+LANDMARK_KM = 40.0
+"""A département's landmark is the most populous town this close to its reference point..."""
+BIG_CITY = 200_000
+"""...in the département itself, or in a neighbour when it has more people than this: a city
+known across France ("93 Seine-Saint-Denis", near Paris), not a suburb next door."""
+
+OVERSEAS_AREAS = {
+    "971": "caribbean",
+    "972": "caribbean",
+    "973": "south_america",
+    "974": "indian_ocean",
+    "976": "indian_ocean",
+}
+"""Where each overseas département lies: Guadeloupe and Martinique in the Caribbean, French
+Guiana in South America, La Réunion and Mayotte in the Indian Ocean. The one fact here not
+derived from the table; tests check it against the table's coordinates."""
+
 
 def normalise(text: str) -> str:
     """The one normalisation of place names, so that typed text and the table meet.
@@ -79,6 +100,11 @@ def _without_article(key: str) -> str:
     """ "la reunion" -> "reunion": people often drop the article."""
     first, _, rest = key.partition(" ")
     return rest if first in ("la", "le", "les", "l") and rest else key
+
+
+def overseas(code: str) -> bool:
+    """INSEE gives overseas départements three-digit codes (971-976)."""
+    return len(code) == 3
 
 
 def code_key(code: str) -> tuple[int, str]:
@@ -112,6 +138,7 @@ class Places:
             raise ValueError(f"place table format {table.get('format')!r}, expected {FORMAT}")
         self.source: Mapping[str, Any] = table["source"]
         self._departements: dict[str, Departement] = {}
+        self._landmarks: dict[str, str | None] = {}
         self._names: dict[str, str] = {}
         for code, name, latitude, longitude in sorted(table["departements"], key=lambda row: code_key(row[0])):
             self._departements[code] = Departement(code, name, latitude, longitude)
@@ -171,6 +198,35 @@ class Places:
         if found is None or found.latitude is None or found.longitude is None:
             return None
         return found.latitude, found.longitude
+
+    def landmark(self, departement: str) -> str | None:
+        """The town a person would name to place a mainland département: the most populous one
+        within LANDMARK_KM of its point, in it or, if bigger than BIG_CITY, next door; None
+        when that town bears the département's own name (Paris) or there is none."""
+        if departement not in self._landmarks:  # one scan of the communes per département, then kept
+            self._landmarks[departement] = self._find_landmark(departement)
+        return self._landmarks[departement]
+
+    def _find_landmark(self, departement: str) -> str | None:
+        point = self.point(departement)
+        if point is None or overseas(departement):
+            return None
+        reach = LANDMARK_KM / _EARTH_KM_PER_DEGREE
+        scale = math.cos(math.radians(point[0]))
+        best: int | None = None
+        for i, population in enumerate(self._population):
+            if best is not None and population <= self._population[best]:
+                continue
+            if self._departement[i] != departement and population <= BIG_CITY:
+                continue
+            latitude, longitude = self._latitude[i], self._longitude[i]
+            if latitude is None or longitude is None:
+                continue
+            if (latitude - point[0]) ** 2 + ((longitude - point[1]) * scale) ** 2 <= reach * reach:
+                best = i
+        if best is None or normalise(self._name[best]) == normalise(self._departements[departement].name):
+            return None
+        return self._name[best]
 
     # -- postcodes ---------------------------------------------------------
 
@@ -297,6 +353,14 @@ class PlaceParser:
         found = self.places.departement(code)
         return f"{found.code} {found.name}" if found else code
 
+    def hint(self, code: str) -> Hint | None:
+        """What to show after a département among choices: the town it is near, or for an
+        overseas one the area it lies in; None when its name says it all (Paris) or unknown."""
+        if code in OVERSEAS_AREAS:
+            return OVERSEAS_AREAS[code], ""
+        town = self.places.landmark(code)
+        return ("near", town) if town else None
+
     def _postcode(self, postcode: str) -> str | Choices | None:
         deps = self.places.departements_of_postcode(postcode)
         if len(deps) > 1:
@@ -332,4 +396,4 @@ class PlaceParser:
         choices = tuple((town.departement, f"{town.name} ({self.label(town.departement)})") for town in towns)
         if departement is not None:  # "Vienne": the département, or the town in Isère
             choices = ((departement.code, self.label(departement.code)), *choices)
-        return choices or None
+        return tuple(sorted(choices, key=lambda choice: overseas(choice[0]))) or None  # mainland first

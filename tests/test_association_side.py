@@ -172,7 +172,8 @@ async def test_no_message_to_a_group_carries_the_persons_code(stack: Stack) -> N
 
 
 async def test_enroll_only_in_a_private_group(stack: Stack) -> None:
-    from storage.directory import create_enrollment_code, import_csv
+    from storage.directory.csvfile import import_csv
+    from storage.directory.enrollment import create_enrollment_code
     from tests.support.handoff_fixtures import DIRECTORY
 
     async with stack.app.runtime.db.begin() as session:

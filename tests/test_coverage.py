@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.cli.associations import add_parser, run
 from storage.coverage import ENDING_WITHIN_DAYS, audit, warnings_due
 from storage.db import create_engine, sessions, upgrade
-from storage.directory import create_enrollment_code, enroll, import_csv
+from storage.directory.csvfile import import_csv
+from storage.directory.enrollment import create_enrollment_code, enroll
 from storage.models import Association
 from storage.places import places
 

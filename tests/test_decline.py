@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.directory import create_enrollment_code, import_csv
+from storage.directory.csvfile import import_csv
+from storage.directory.enrollment import create_enrollment_code
 from storage.models import Ticket
 from tests.support.fake_telegram import FakeUser
 from tests.support.handoff_fixtures import DIRECTORY, Directory, enrolled_directory

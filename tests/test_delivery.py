@@ -31,7 +31,7 @@ from bot.jobs import check_accreditations, pass_on_stranded
 from bot.outbox import Pacer
 from bot.transport.failures import Kind, classify
 from dialogs.i18n import Catalogs
-from storage.directory import create_enrollment_code, unenroll
+from storage.directory.enrollment import create_enrollment_code, unenroll
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
 from tests.support.backends import Backend
 from tests.support.fake_telegram import FakeUser

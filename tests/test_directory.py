@@ -16,20 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cli.associations import add_parser, run
 from storage.db import create_engine, sessions, upgrade
-from storage.directory import (
-    COLUMNS,
-    Candidate,
-    DirectoryErrors,
-    UnknownAssociation,
-    create_enrollment_code,
-    enroll,
-    export_csv,
-    import_csv,
-    list_associations,
-    load_candidates,
-    nearest,
-    unenroll,
-)
+from storage.directory.csvfile import COLUMNS, DirectoryErrors, export_csv, import_csv, list_associations
+from storage.directory.enrollment import UnknownAssociation, create_enrollment_code, enroll, unenroll
+from storage.directory.nearest import Candidate, load_candidates, nearest
 from storage.models import EnrolledChat, EnrollmentCode
 from storage.places import places
 

@@ -23,7 +23,8 @@ from sqlalchemy import event, select, update
 
 from bot.app import App
 from storage.db import create_engine, ensure_schema, sessions
-from storage.directory import create_enrollment_code, enroll, import_csv
+from storage.directory.csvfile import import_csv
+from storage.directory.enrollment import create_enrollment_code, enroll
 from storage.models import OutboxMessage, Ticket
 from tests.support.backends import Backend
 from tests.support.fake_telegram import FakeTelegram, FakeUser

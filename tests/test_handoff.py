@@ -10,11 +10,13 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from bot.jobs import pass_on_overdue, remind_unaccepted
+from storage.directory.nearest import haversine_km
 from storage.models import OutboxMessage, Ticket, hour
+from storage.places import places
 from tests.support.fake_telegram import FakeUser
 from tests.support.handoff_fixtures import GROUPS, Directory, enrolled_directory, reference_on
 from tests.support.stack import Stack, make_settings
-from tests.support.walks import walk_to_consent
+from tests.support.walks import CATALOGS, walk_to_consent
 
 
 async def consent_and_send(
@@ -112,7 +114,8 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
     """A private chat enrolled before /enroll required a group still works: its notice
     buttons are not script buttons, so the notice comes back whole with each press and is
     rebuilt from it."""
-    from storage.directory import create_enrollment_code, enroll, import_csv
+    from storage.directory.csvfile import import_csv
+    from storage.directory.enrollment import create_enrollment_code, enroll
     from tests.support.handoff_fixtures import DIRECTORY
 
     staff = stack.user(50_100, first_name="Solo")
@@ -131,7 +134,7 @@ async def test_a_notice_in_a_private_chat_stays_whole_once_accepted(stack: Stack
 
 
 async def test_enrollment_codes_are_single_use(stack: Stack) -> None:
-    from storage.directory import create_enrollment_code
+    from storage.directory.enrollment import create_enrollment_code
 
     await enrolled_directory(stack)
     async with stack.app.runtime.db.begin() as session:
@@ -295,3 +298,51 @@ async def test_restart_between_ticket_and_notice(stack: Stack) -> None:
         await restarted.stop()
         await task
         await restarted.close()
+
+
+async def walk_to_the_place(user: FakeUser, locale: str = "fr") -> None:
+    """From /start to the question "where are you?", pressing buttons by their translated labels."""
+    _ = CATALOGS.get(locale).gettext
+    await user.send("/start")
+    for label in ("J'ai compris", "Oui, je suis en sécurité", "18 ans ou plus", "Valider"):
+        await user.press(_(label))
+
+
+def place_buttons(user: FakeUser) -> list[str]:
+    """The département choices on the latest screen (their labels start with the code)."""
+    return [text for text, _ in user.buttons() if text.split(" ")[0] in {d.code for d in places().departements()}]
+
+
+async def test_a_town_in_several_departements_lists_mainland_first_each_with_a_hint(stack: Stack) -> None:
+    user = stack.user()
+    await walk_to_the_place(user)
+    await user.send("saint denis")
+    assert "plusieurs départements" in user.last()["text"]
+    assert place_buttons(user) == [
+        "93 Seine-Saint-Denis · Paris et environs",
+        "11 Aude · Narbonne et environs",
+        "30 Gard · Nîmes et environs",
+        "974 La Réunion · océan Indien",
+    ]
+    english = stack.user(13_002, language_code="en")
+    await walk_to_the_place(english, "en")
+    await english.send("Saint-Pierre")
+    shown = place_buttons(english)
+    assert shown[-2:] == ["974 La Réunion · Indian Ocean", "972 Martinique · Caribbean"], shown
+    assert not any(text.startswith("97") for text in shown[:-2]), "mainland first"
+
+
+async def test_the_card_says_in_your_departement_or_from_where_the_distance_is_measured(stack: Stack) -> None:
+    """The distance is computed from the département's reference point, never from the person."""
+    await enrolled_directory(stack)
+    inside = stack.user(12_001)
+    await walk_to_consent(inside, "fr", postcode="75011")
+    consent = inside.last()["text"]
+    assert "Association Test Paris" in consent and "Elle travaille dans votre département." in consent
+    assert " km" not in consent, "no distance for an association of the person's own département"
+    outside = stack.user(12_002)
+    await walk_to_consent(outside, "fr", postcode="13001")  # Marseille: no association covers 13
+    consent = outside.last()["text"]
+    assert "Association Test Lyon" in consent and "dans votre département" not in consent
+    km = round(haversine_km(places().point("13") or (0, 0), (45.76, 4.83)))
+    assert f"À environ {km} km du centre de votre département." in consent, consent

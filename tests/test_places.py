@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.places import TABLE, PlaceParser, Places, load, normalise, places
+from bot import texts
+from storage.directory.nearest import haversine_km
+from storage.places import LANDMARK_KM, OVERSEAS_AREAS, TABLE, PlaceParser, Places, load, normalise, places
 
 DEPARTEMENTS = (
     [f"{n:02d}" for n in range(1, 20)]
@@ -234,6 +236,74 @@ def test_parser_offers_choices_for_a_town_in_several_departements(parser: PlaceP
     assert as_dict["93"] == "Saint-Denis (93 Seine-Saint-Denis)"
     assert as_dict["974"] == "Saint-Denis (974 La Réunion)"
     assert len(as_dict) == len(choices)
+
+
+def test_choices_list_mainland_departements_before_overseas_ones(parser: PlaceParser) -> None:
+    for town in ("Saint-Denis", "Saint-Pierre", "Saint-Louis", "Sainte-Marie", "Le Port"):
+        choices = parser.parse_text(town)
+        assert isinstance(choices, tuple), town
+        overseas = [len(code) == 3 for code, _ in choices]
+        assert overseas == sorted(overseas) and any(overseas) and not all(overseas), (town, choices)
+    assert [code for code, _ in parser.parse_text("Saint-Denis") or ()] == ["93", "11", "30", "974"]
+
+
+def test_each_departement_has_a_hint_a_person_recognises(parser: PlaceParser, table: Places) -> None:
+    assert parser.hint("93") == ("near", "Paris")
+    assert parser.hint("13") == ("near", "Marseille")
+    assert parser.hint("54") == ("near", "Nancy"), "a town of its own, not a smaller one next door"
+    assert parser.hint("75") is None, "Paris is not near Paris"
+    assert [parser.hint(code) for code in ("971", "972", "973", "974", "976")] == [
+        ("caribbean", ""),
+        ("caribbean", ""),
+        ("south_america", ""),
+        ("indian_ocean", ""),
+        ("indian_ocean", ""),
+    ]
+    assert parser.hint("99") is None
+    for code in DEPARTEMENTS:
+        hint = parser.hint(code)
+        assert hint is not None or code == "75", code
+        if hint is not None and hint[0] == "near":
+            point = table.point(code) or (0.0, 0.0)
+            near = [t for t in table.towns(hint[1]) if haversine_km(point, (t.latitude, t.longitude)) <= LANDMARK_KM]
+            assert near, (code, hint)
+            assert code in {t.departement for t in near} or hint[1] in BIG_CITIES, (code, hint)
+
+
+BIG_CITIES = (
+    "Paris",
+    "Marseille",
+    "Lyon",
+    "Toulouse",
+    "Nice",
+    "Nantes",
+    "Montpellier",
+    "Strasbourg",
+    "Bordeaux",
+    "Lille",
+    "Rennes",
+)
+"""Cities of more than 200,000 people (INSEE): known across France."""
+
+
+def test_every_hint_kind_has_a_text_to_translate(parser: PlaceParser) -> None:
+    kinds = {hint[0] for code in DEPARTEMENTS if (hint := parser.hint(code))}
+    assert kinds == set(texts.PLACE_HINTS)
+    assert "{place}" in texts.PLACE_HINTS["near"]
+
+
+def test_the_overseas_areas_agree_with_the_shipped_coordinates(table: Places) -> None:
+    """The one table of facts not derived from the data, checked against it."""
+    boxes = {  # (latitude range, longitude range) of each area, generously
+        "caribbean": ((10, 20), (-66, -58)),
+        "south_america": ((0, 10), (-56, -50)),
+        "indian_ocean": ((-30, 0), (40, 60)),
+    }
+    assert set(OVERSEAS_AREAS) == {code for code in DEPARTEMENTS if len(code) == 3}
+    for code, area in OVERSEAS_AREAS.items():
+        (low_lat, high_lat), (low_lon, high_lon) = boxes[area]
+        latitude, longitude = table.point(code) or (0.0, 0.0)
+        assert low_lat < latitude < high_lat and low_lon < longitude < high_lon, code
 
 
 def test_parser_offers_choices_for_corsica_and_border_postcodes(parser: PlaceParser) -> None:

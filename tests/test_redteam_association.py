@@ -14,7 +14,7 @@ import unicodedata
 from sqlalchemy import select, update
 
 from bot import handoff
-from storage.directory import create_enrollment_code
+from storage.directory.enrollment import create_enrollment_code
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket
 from storage.tickets import Refusal, claim_overdue, decide
 from tests.support.fake_telegram import FakeUser

@@ -14,17 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coverage import audit
 from storage.db import create_engine, ensure_schema, sessions
-from storage.directory import (
-    ENROLLMENT_VALIDITY,
-    DirectoryErrors,
-    UnknownAssociation,
-    create_enrollment_code,
-    export_csv,
-    import_csv,
-    list_associations,
-    load_candidates,
-    unenroll,
-)
+from storage.directory.csvfile import DirectoryErrors, export_csv, import_csv, list_associations
+from storage.directory.enrollment import ENROLLMENT_VALIDITY, UnknownAssociation, create_enrollment_code, unenroll
+from storage.directory.nearest import load_candidates
 from storage.models import Association
 from storage.places import places
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dialogs.engine import Answers, Engine
-from storage.directory import Candidate, Match
+from storage.directory.nearest import Candidate, Match
 from storage.models import Ticket
 
 SAMPLE_CODE = "XXXX-XXXX-XXXX"

@@ -31,7 +31,7 @@ from dialogs.i18n import Catalogs, Translator
 from dialogs.languages import SOURCE_LOCALE, autonym, match_locale
 from dialogs.loader import ORIENTATION, load_script
 from storage.db import create_engine, sessions
-from storage.directory import Match
+from storage.directory.nearest import Match
 from storage.places import PlaceParser
 from storage.tickets import reference
 
@@ -66,7 +66,8 @@ def format_screen(screen: Screen, tr: Translator, preamble: str = "") -> str:
         for button in row:
             number += 1
             mark = "[x] " if button.selected else ""
-            lines.append(f"  {number}. {mark}{_(button.label)}")
+            hint = f" · {texts.place_hint(button.hint, tr)}" if button.hint else ""
+            lines.append(f"  {number}. {mark}{_(button.label)}{hint}")
     if screen.expects_text:
         lines.append("  ✎ …")
     lines.append(f"  [e] {_(texts.EMERGENCY)}  [q] {_(texts.QUICK_EXIT)}")

@@ -26,7 +26,7 @@ from bot.filters import OnLoop
 from bot.runtime import Runtime
 from dialogs.i18n import Translator
 from dialogs.telegram_text import fits, utf16_len
-from storage.directory import enroll
+from storage.directory.enrollment import enroll
 from storage.models import Ticket
 from storage.routing import remember
 from storage.tickets import (

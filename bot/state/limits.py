@@ -23,8 +23,33 @@ RELAY_WINDOW = 3600.0
 """RELAYS_PER_HOUR counts relays over this window."""
 
 
+class Limiter(Protocol):
+    """Wrong code guesses: at most PER_PERSON per person in PER_PERSON_WINDOW seconds, and
+    at most OVERALL for everyone together in OVERALL_WINDOW seconds.
+
+    Only failures count: a right code adds nothing. Once a window has passed since the last
+    failure it counted, a refused person is allowed again.
+    The contract every implementation keeps is tests/test_limiter_contract.py.
+    """
+
+    async def allowed(self, pseudonym: str) -> bool:
+        """Whether one more guess may be checked now; counts nothing.
+
+        :param pseudonym: the person's HMAC pseudonym (never a Telegram id)
+        :return: False while this person, or everyone together, has used up the window
+        """
+        ...
+
+    async def failed(self, pseudonym: str) -> None:
+        """Count one wrong guess, for this person and for everyone.
+
+        :param pseudonym: the person's HMAC pseudonym (never a Telegram id)
+        """
+        ...
+
+
 class GuessLimiter:
-    """In memory: sliding windows per pseudonym and overall."""
+    """A `Limiter` in memory, for one process: sliding windows per pseudonym and overall."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -52,18 +77,20 @@ class GuessLimiter:
 
 
 class RedisGuessLimiter:
-    """The same limits in Redis, so several instances count together.
+    """A `Limiter` in Redis, so several instances count together.
 
     Fixed windows (a counter per window, expiring with it) rather than sliding ones: a
     little coarser, and two commands per wrong guess. Keys hold the pseudonym, never an id.
     """
 
-    def __init__(self, redis: Any, prefix: str = "limit") -> None:
+    def __init__(self, redis: Any, prefix: str = "limit", clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.prefix = prefix
+        self._clock = clock
+        """Wall-clock seconds: every instance must number the windows alike."""
 
     def _keys(self, pseudonym: str) -> tuple[str, str]:
-        now = time.time()
+        now = self._clock()
         return (
             f"{self.prefix}:guess:{pseudonym}:{int(now // PER_PERSON_WINDOW)}",
             f"{self.prefix}:guess:all:{int(now // OVERALL_WINDOW)}",
@@ -81,20 +108,25 @@ class RedisGuessLimiter:
             await pipe.execute()
 
 
-Limiter = GuessLimiter | RedisGuessLimiter
-
-
 class Quota(Protocol):
     """At most `limit` uses per key in a window: handoffs per person, relays per ticket.
 
     Keys are HMAC pseudonyms or code hashes, never an id or a code, and expire with
-    their window: nothing of a flood is kept in the database.
+    their window: nothing of a flood is kept in the database. Once a window has passed
+    since the last use it counted, a key is allowed again. The contract every
+    implementation keeps is tests/test_limiter_contract.py.
     """
 
     limit: int
+    """Uses allowed per key in one window."""
 
     async def take(self, key: str) -> bool:
-        """Count one use; False (and the use not made) once the limit is reached."""
+        """Count one use, unless the limit is reached.
+
+        :param key: what is limited: an HMAC pseudonym or a code hash (never an id or a code)
+        :return: True when the use is allowed; False, and the use not to be made, once the
+            key has reached `limit` in the window
+        """
         ...
 
 
@@ -103,7 +135,7 @@ SWEEP_FLOOR = 1024
 
 
 class MemoryQuota:
-    """In memory: a sliding window per key, for one process."""
+    """A `Quota` in memory, for one process: a sliding window per key."""
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
@@ -126,18 +158,28 @@ class MemoryQuota:
 
 
 class RedisQuota:
-    """The same in Redis, shared by every instance: one counter per fixed window, which
+    """A `Quota` in Redis, shared by every instance: one counter per fixed window, which
     expires with it (as RedisGuessLimiter). One INCR per use; a refused use still counts,
     which only keeps the counter over the limit until its window ends."""
 
-    def __init__(self, redis: Any, name: str, limit: int, window: float, prefix: str = "limit") -> None:
+    def __init__(
+        self,
+        redis: Any,
+        name: str,
+        limit: int,
+        window: float,
+        prefix: str = "limit",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = redis
         self.limit = limit
         self.window = window
         self._prefix = f"{prefix}:{name}"
+        self._clock = clock
+        """Wall-clock seconds: every instance must number the windows alike."""
 
     async def take(self, key: str) -> bool:
-        counter = f"{self._prefix}:{key}:{int(time.time() // self.window)}"
+        counter = f"{self._prefix}:{key}:{int(self._clock() // self.window)}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(counter).expire(counter, int(self.window))
             count, _ = await pipe.execute()

@@ -6,9 +6,9 @@ import gc
 
 COLLECT_EVERY = (20_000, 20, 50)
 """Allocations before a young collection, then young collections per middle one, and
-middle ones per full one. Python's (700, 10, 10) suits short scripts: in a bot it ran a
-collection several times a second, and a full one, 10 to 30 ms during which no update
-is served, every few seconds, which was most of the p99 at a human pace."""
+middle ones per full one. Python's (700, 10, 10) suits short scripts: in a bot it ran
+full collections, during which no update is served, every few seconds.
+Why: see docs/performance.md#garbage-collector."""
 
 
 def settle_after_startup() -> None:

@@ -1,12 +1,11 @@
 """A small HTTP/1.1 client for the Bot API's JSON calls: kept-alive connections to one origin.
 
 Why not aiohttp's client for these: it does much per request that a bot talking to one
-host never needs (cookies, redirects, tracing hooks, form encoding), about 100 µs of CPU
-per call here against about 30 µs for this. A button press makes two calls, so that was a
-third of the bot's CPU. This client does one thing: POST a JSON body over a kept-alive
-connection (TLS for https) and read the answer, whose framing (Content-Length or chunked)
-httptools parses; httptools is the C parser uvicorn uses. Uploads, downloads and proxies
-stay with aiohttp (bot.transport.session).
+host never needs (cookies, redirects, tracing hooks, form encoding), and a button press
+makes two calls (figures: docs/performance.md#json-client). This client does one thing:
+POST a JSON body over a kept-alive connection (TLS for https) and read the answer, whose
+framing (Content-Length or chunked) httptools parses; httptools is the C parser uvicorn
+uses. Uploads, downloads and proxies stay with aiohttp (bot.transport.session).
 """
 
 from __future__ import annotations

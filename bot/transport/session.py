@@ -4,8 +4,8 @@
 
 aiogram parses every answer as `Response[ReturnType]`, a pydantic generic. pydantic caches
 parametrised generics in a WeakValueDictionary, and nothing else holds them, so the
-garbage collector drops them and the next request rebuilds one (about 10 ms of CPU each):
-that was most of the tail latency measured by `python -m benchmarks.bench`. Holding a strong
+garbage collector drops them and the next request rebuilds one, at a cost that showed in
+the tail latency (see docs/performance.md#response-models). Holding a strong
 reference to the few types the bot uses on every update removes those rebuilds.
 
 2. Do not rebuild a Message from Telegram's echo of an edit. An edited screen comes back
@@ -13,13 +13,13 @@ whole, keyboard included, and parsing it costs more than the edit itself; the bo
 reads it. Errors are still parsed and raised exactly as aiogram does.
 
 3. Serialise each screen's keyboard once. aiogram dumps a keyboard to a dict and walks it
-value by value on every request (about 0.3 ms for one of our screens, the largest single
-cost of a button press). A `PreparedKeyboard` keeps the JSON it was first sent as, and
-every later request sends that same text. Screens are shared between people and hold
+value by value on every request, the largest single cost of a button press (see
+docs/performance.md#prepared-keyboards). A `PreparedKeyboard` keeps the JSON it was first
+sent as, and every later request sends that same text. Screens are shared between people and hold
 nothing about anyone, so neither does the cached JSON.
 
 4. Send every call that carries no file as one JSON body through `bot.transport.http`
-(about a third of the CPU of aiohttp's form and request machinery).
+(see docs/performance.md#json-client).
 
 5. Do not parse the old screen that comes back with every script button press (`lighten_update`).
 """
@@ -94,7 +94,8 @@ def lighten_update(update: Any) -> Any:
     """Drop the text and keyboard that Telegram repeats with each press of a script button.
 
     Telegram sends back the whole message a button was on, keyboard included, and aiogram
-    builds a model for every button: about two thirds of the cost of parsing a press. The
+    builds a model for every button: most of the cost of parsing a press (see
+    docs/performance.md#lightened-presses). The
     conversation is driven by the stored state, never by what the old screen said, so a
     press on a script button (data that `dialogs.events.try_decode` reads) in a private chat
     comes with its message cut down to `PRESSED_MESSAGE_READ`. Every other press keeps
@@ -195,7 +196,7 @@ class LeanSession(AiohttpSession):
         """The call's result; a refusal is raised exactly as aiogram raises it."""
         if status == HTTPStatus.OK:
             try:
-                data = from_json(content)  # pydantic's parser: about twice as fast as json.loads
+                data = from_json(content)  # pydantic's parser: docs/performance.md#parsing-answers
             except ValueError:
                 data = None
             if isinstance(data, dict) and data.get("ok") is True:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.directory import create_enrollment_code, import_csv
+from storage.directory.csvfile import import_csv
+from storage.directory.enrollment import create_enrollment_code
 from tests.support.fake_telegram import FakeUser
 from tests.support.stack import Stack
 

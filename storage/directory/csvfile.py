@@ -1,13 +1,9 @@
-"""The directory of associations: CSV import and export, "nearest", and chat enrollment.
+"""The directory as a CSV file: validated whole, imported all rows or none, exported back.
 
 Operators keep their verified directory in a spreadsheet and import it as CSV. A file is
 applied whole or not at all: every row is validated first, and every error is reported
 as `line N: column: message`, so one round of fixes is enough. Nothing here invents a
-contact detail: an empty cell stays empty.
-
-Like storage.tickets, nothing here commits: each caller owns its transaction
-(`async with db.begin() as session:`), so an import or an enrollment is applied whole
-with whatever else the caller does, or not at all.
+contact detail: an empty cell stays empty. Nothing here commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -18,33 +14,19 @@ import io
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import codes, outbox
-from storage.models import Association, EnrolledChat, EnrollmentCode, now
+from storage.models import Association
 from storage.places import places
 
 # -- columns ---------------------------------------------------------------
 
 REQUIRED = ("slug", "name", "departements", "city", "latitude", "longitude", "accredited_until", "intake_open")
-OPTIONAL = (
-    "accreditation_ref",
-    "languages",
-    "services",
-    "phone",
-    "email",
-    "website",
-    "hours",
-    "source",
-    "verified_on",
-    "notice_locale",
-)
 COLUMNS = (
     "slug",
     "name",
@@ -66,6 +48,7 @@ COLUMNS = (
     "notice_locale",
 )
 """The export order (the model's); an import accepts the columns in any order."""
+OPTIONAL = tuple(name for name in COLUMNS if name not in REQUIRED)
 
 _LIST_FIELDS = ("departements", "languages", "services")
 _REAL_DEPARTEMENTS = frozenset(
@@ -83,6 +66,17 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WEBSITE = re.compile(r"^https?://[^\s/]+\.[^\s]+$", re.IGNORECASE)
 _PHONE = re.compile(r"^\+?[0-9 ().-]{4,30}$")
 _TOKEN = re.compile(r"^[\w.-]{1,64}$")
+_CONTACTS = {
+    "phone": (_PHONE, 31, "a phone number"),
+    "email": (_EMAIL, 200, "an e-mail address"),
+    "website": (_WEBSITE, 300, "a web address starting with https://"),
+}
+"""Contact columns: the pattern, the size (the phone's is its pattern's), and what the cell should be."""
+_WORD_LISTS = {
+    "languages": (_LOCALE, "locale codes (e.g. fr, en, zh_Hans)"),
+    "services": (_TOKEN, "service keywords (letters, digits, '-', '_')"),
+}
+"""Columns of words: the pattern of each word, and what they should be."""
 _LIST_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -92,14 +86,6 @@ class DirectoryErrors(Exception):
     def __init__(self, errors: list[str]) -> None:
         super().__init__(f"{len(errors)} error(s) in the directory file")
         self.errors = errors
-
-
-class UnknownAssociation(LookupError):
-    """No association has this slug."""
-
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"no association with slug {slug!r} (see `passerelle associations list`)")
-        self.slug = slug
 
 
 # -- one row -------------------------------------------------------------------
@@ -231,43 +217,22 @@ class Row(BaseModel):
             return False
         raise ValueError(f"{value!r} is neither true nor false (also accepted: yes/no, 1/0)")
 
-    @field_validator("languages", mode="before")
+    @field_validator(*_WORD_LISTS, mode="before")
     @classmethod
-    def _languages(cls, value: str) -> list[str]:
-        codes = _words(value)
-        wrong = [code for code in codes if not _LOCALE.match(code)]
-        if wrong:
-            raise ValueError(f"not locale codes (e.g. fr, en, zh_Hans): {' '.join(wrong)}")
-        return codes
-
-    @field_validator("services", mode="before")
-    @classmethod
-    def _services(cls, value: str) -> list[str]:
+    def _word_list(cls, value: str, info: ValidationInfo) -> list[str]:
+        pattern, what = _WORD_LISTS[info.field_name or ""]
         words = _words(value)
-        wrong = [word for word in words if not _TOKEN.match(word)]
+        wrong = [word for word in words if not pattern.match(word)]
         if wrong:
-            raise ValueError(f"not service keywords (letters, digits, '-', '_'): {' '.join(wrong)}")
+            raise ValueError(f"not {what}: {' '.join(wrong)}")
         return words
 
-    @field_validator("phone", mode="before")
+    @field_validator(*_CONTACTS, mode="before")
     @classmethod
-    def _phone(cls, value: str) -> str:
-        if value and not _PHONE.match(value):
-            raise ValueError(f"{value!r} does not look like a phone number")
-        return value
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if value and (len(value) > 200 or not _EMAIL.match(value)):
-            raise ValueError(f"{value!r} does not look like an e-mail address")
-        return value
-
-    @field_validator("website", mode="before")
-    @classmethod
-    def _website(cls, value: str) -> str:
-        if value and (len(value) > 300 or not _WEBSITE.match(value)):
-            raise ValueError(f"{value!r} does not look like a web address starting with https://")
+    def _contact(cls, value: str, info: ValidationInfo) -> str:
+        pattern, limit, what = _CONTACTS[info.field_name or ""]
+        if value and (len(value) > limit or not pattern.match(value)):
+            raise ValueError(f"{value!r} does not look like {what}")
         return value
 
     @field_validator("notice_locale", mode="before")
@@ -469,258 +434,3 @@ async def export_csv(session: AsyncSession) -> str:
     for association in await list_associations(session):
         writer.writerow([_cell(getattr(association, name)) for name in COLUMNS])
     return out.getvalue()
-
-
-# -- nearest ---------------------------------------------------------------------
-
-EARTH_RADIUS_KM = 6371.0088
-
-
-def _unit_vector(latitude: float, longitude: float) -> tuple[float, float, float]:
-    """A point on the unit sphere: the closest one has the largest dot product, no trigonometry per lookup."""
-    lat, lon = math.radians(latitude), math.radians(longitude)
-    return math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)
-
-
-def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """What "nearest" needs of an association: plain data, loaded once, compared without the database."""
-
-    slug: str
-    name: str
-    city: str
-    departements: frozenset[str]
-    latitude: float
-    longitude: float
-    accredited_until: dt.date
-    intake_open: bool
-    enrolled: bool
-    phone: str = ""
-    website: str = ""
-    hours: str = ""
-    languages: tuple[str, ...] = ()
-    email: str = ""
-    services: tuple[str, ...] = ()
-    _unit: tuple[float, float, float] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_unit", _unit_vector(self.latitude, self.longitude))
-
-
-@dataclass(frozen=True)
-class Match:
-    candidate: Candidate
-    distance_km: float | None
-    """None when the person gave no point (only a département)."""
-    covers: bool
-    """False when no eligible association covers the person's département: the screen says so."""
-
-
-async def load_candidates(session: AsyncSession) -> list[Candidate]:
-    """Every association as a Candidate (eligibility is decided per lookup, by `nearest`)."""
-    query = select(Association, EnrolledChat.id).outerjoin(EnrolledChat).order_by(Association.slug)
-    # An unreachable association counts as not enrolled: closed for new requests.
-    return [
-        Candidate(
-            slug=a.slug,
-            name=a.name,
-            city=a.city,
-            departements=frozenset(a.departements),
-            latitude=a.latitude,
-            longitude=a.longitude,
-            accredited_until=a.accredited_until,
-            intake_open=a.intake_open,
-            enrolled=chat_id is not None and a.unreachable_since is None,
-            phone=a.phone,
-            website=a.website,
-            hours=a.hours,
-            languages=tuple(a.languages),
-            email=a.email,
-            services=tuple(a.services),
-        )
-        for a, chat_id in (await session.execute(query)).all()
-    ]
-
-
-def nearest(
-    candidates: Sequence[Candidate],
-    departement: str | None,
-    point: tuple[float, float] | None,
-    today: dt.date,
-    exclude: frozenset[str] = frozenset(),
-    require_enrolled: bool = True,
-) -> Match | None:
-    """The association to offer (brief, section 6), or None when there is none to offer.
-
-    Eligible: accredited on `today` (accredited_until >= today), intake open, enrolled
-    (unless not required), slug not in `exclude`.
-    - With a point: the closest eligible one covering `departement`; when none covers it,
-      the closest eligible one overall, with covers=False.
-    - Without a point: the covering eligible one first by slug, distance None. If none
-      covers the département, None: without a point "closest overall" would be an arbitrary
-      pick anywhere in France. Callers who know only the département pass its reference
-      point (`places().point(code)`) to get the fallback.
-    - Without département and point: None (we cannot say what is near).
-    A département of None with a point gives the closest eligible one with covers=False.
-    Ties in distance go to the smaller slug, so the answer is deterministic.
-    """
-    if point is None:
-        return _first_covering(candidates, departement, today, exclude, require_enrolled)
-    tx, ty, tz = _unit_vector(*point)
-    departement = departement.upper() if departement else None
-    best: Candidate | None = None
-    best_dot = -2.0
-    covering: Candidate | None = None
-    covering_dot = -2.0
-    for candidate in candidates:  # the hot loop: locals and cheap tests first
-        if (
-            not candidate.intake_open
-            or candidate.accredited_until < today
-            or (require_enrolled and not candidate.enrolled)
-            or (exclude and candidate.slug in exclude)
-        ):
-            continue
-        x, y, z = candidate._unit
-        dot = x * tx + y * ty + z * tz
-        if dot > best_dot or (dot == best_dot and best is not None and candidate.slug < best.slug):
-            best, best_dot = candidate, dot
-        if (
-            dot >= covering_dot
-            and departement in candidate.departements
-            and (dot > covering_dot or (covering is not None and candidate.slug < covering.slug))
-        ):
-            covering, covering_dot = candidate, dot
-    chosen = covering or best
-    if chosen is None:
-        return None
-    return Match(chosen, haversine_km(point, (chosen.latitude, chosen.longitude)), covering is not None)
-
-
-def _first_covering(
-    candidates: Sequence[Candidate],
-    departement: str | None,
-    today: dt.date,
-    exclude: frozenset[str],
-    require_enrolled: bool,
-) -> Match | None:
-    if departement is None:
-        return None
-    departement = departement.upper()
-    found = [
-        c
-        for c in candidates
-        if departement in c.departements
-        and c.accredited_until >= today
-        and c.intake_open
-        and (c.enrolled or not require_enrolled)
-        and c.slug not in exclude
-    ]
-    return Match(min(found, key=lambda c: c.slug), None, True) if found else None
-
-
-# -- enrollment ------------------------------------------------------------------
-
-ENROLLMENT_LENGTH = 10
-"""50 random bits, single use, 48 hours: a plain sha256 leaves nothing practical to guess."""
-ENROLLMENT_VALIDITY = dt.timedelta(hours=48)
-
-
-def _enrollment_hash(code: str) -> str | None:
-    """The hash of a typed code ('abcde fghjk', 'ABCDEFGHJK', 'ABCDE-FGHJK' are one code)."""
-    symbols = codes.read(code, ENROLLMENT_LENGTH)
-    return codes.digest(symbols) if symbols else None
-
-
-async def _association(session: AsyncSession, slug: str) -> Association:
-    association = await session.scalar(select(Association).where(Association.slug == slug))
-    if association is None:
-        raise UnknownAssociation(slug)
-    return association
-
-
-async def _retire_codes(session: AsyncSession, association_id: int) -> None:
-    """Outstanding codes of an association die when a new one is issued or it is unenrolled."""
-    await session.execute(
-        update(EnrollmentCode)
-        .where(EnrollmentCode.association_id == association_id, EnrollmentCode.used.is_(False))
-        .values(used=True)
-    )
-
-
-async def create_enrollment_code(session: AsyncSession, slug: str) -> str:
-    """A one-time code shown as XXXXX-XXXXX, valid 48 hours; earlier unused codes are retired."""
-    association = await _association(session, slug)
-    code = codes.generate(2, ENROLLMENT_LENGTH // 2)
-    await _retire_codes(session, association.id)
-    session.add(
-        EnrollmentCode(
-            code_hash=_enrollment_hash(code),
-            association_id=association.id,
-            expires_at=now() + ENROLLMENT_VALIDITY,
-            used=False,
-        )
-    )
-    await session.flush()
-    return code
-
-
-async def enroll(session: AsyncSession, code: str, chat_id: int) -> Association | None:
-    """Bind `chat_id` to the code's association; None for a wrong, expired or used code (no hint which).
-
-    An association has one chat: a previous one is replaced, and a chat bound to another
-    association moves here. The code is spent by a conditional update, so two chats
-    racing with one code cannot both win.
-    """
-    digest = _enrollment_hash(code)
-    if digest is None:
-        return None
-    spent = await session.execute(
-        update(EnrollmentCode)
-        .where(
-            EnrollmentCode.code_hash == digest,
-            EnrollmentCode.used.is_(False),
-            EnrollmentCode.expires_at > now(),
-        )
-        .values(used=True)
-        .returning(EnrollmentCode.association_id)
-    )
-    association_id = spent.scalar_one_or_none()
-    if association_id is None:
-        return None
-    replaced = await session.scalars(
-        select(EnrolledChat).where((EnrolledChat.association_id == association_id) | (EnrolledChat.chat_id == chat_id))
-    )
-    # The other association's rows are canceled first, so that what moves here from this
-    # association's old chat is not canceled with them.
-    for previous in sorted(replaced, key=lambda enrolled: enrolled.association_id == association_id):
-        if previous.association_id == association_id:
-            await outbox.move_chat(session, previous.chat_id, chat_id)  # what waited for the old chat goes here
-        else:
-            await outbox.cancel_chat(session, chat_id, "unenrolled")  # this chat leaves another association
-        await session.delete(previous)
-    await session.flush()
-    session.add(EnrolledChat(association_id=association_id, chat_id=chat_id))
-    await session.execute(update(Association).where(Association.id == association_id).values(unreachable_since=None))
-    await session.flush()
-    return await session.get(Association, association_id, populate_existing=True)
-
-
-async def unenroll(session: AsyncSession, slug: str) -> int | None:
-    """Unbind the association's chat, cancel what still waited for it, and retire its pending
-    codes. Returns how many messages were canceled; None when it had no chat. Its open
-    tickets are passed on by the running bot (bot.jobs.pass_on_stranded)."""
-    association = await _association(session, slug)
-    chat = await session.scalar(select(EnrolledChat).where(EnrolledChat.association_id == association.id))
-    await _retire_codes(session, association.id)
-    if chat is None:
-        return None
-    canceled = await outbox.cancel_chat(session, chat.chat_id, "unenrolled")
-    await session.delete(chat)
-    await session.flush()
-    return canceled
