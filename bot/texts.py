@@ -232,7 +232,7 @@ ACCREDITATION_ENDING = N_(
     "S'il est renouvelé, donnez la nouvelle date à la personne qui gère le bot."
 )
 
-# An association team's commands in its own enrolled chat (administrators of the group only).
+# An association team's commands, in its enrolled chat. For the group's administrators only.
 TEAM_HELP = N_(
     "Commandes de ce groupe, pour ses administrateurs :\n"
     "/tickets : les demandes en cours\n"
