@@ -40,6 +40,8 @@ ACCREDITATION = (
     "⚠️ L'accréditation de {slug} se termine le {date}. Après cette date, elle ne reçoit plus de demandes : "
     "mettez l'annuaire à jour (passerelle associations import)."
 )
+TEAM_PAUSED = "⏸ {slug} a suspendu ses nouvelles demandes depuis son groupe ({reason}) : /resume les reprend."
+TEAM_RESUMED = "▶️ {slug} reçoit de nouveau les demandes (reprise depuis son groupe)."
 WHAT = {"notice": "avis", "relay": "message de la personne", "info": "information", "alert": "alerte"}
 """How a row's kind is named in an alert."""
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.config import ConfigError, Settings
-from bot.handlers import association, moderator, private
+from bot.handlers import association, moderator, private, team
 from bot.jobs import maintenance
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
@@ -98,7 +98,9 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         runtime.relay_quota = MemoryQuota(settings.relays_per_hour, RELAY_WINDOW)
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
-    dispatcher.include_routers(moderator.build_router(), association.build_router(), private.build_router())
+    dispatcher.include_routers(
+        moderator.build_router(), association.build_router(), team.build_router(), private.build_router()
+    )
     return dispatcher
 
 

@@ -232,6 +232,48 @@ ACCREDITATION_ENDING = N_(
     "S'il est renouvelé, donnez la nouvelle date à la personne qui gère le bot."
 )
 
+# An association team's commands, in its enrolled chat. For the group's administrators only.
+TEAM_HELP = N_(
+    "Commandes de ce groupe, pour ses administrateurs :\n"
+    "/tickets : les demandes en cours\n"
+    "/pause [raison] : ne plus recevoir de nouvelles demandes\n"
+    "/resume : les recevoir de nouveau\n"
+    "/stats : vos chiffres des 3 derniers mois\n"
+    "/help : cette aide"
+)
+TEAM_ADMINS_ONLY = N_("Seuls les administrateurs de ce groupe peuvent utiliser cette commande.")
+TEAM_NOT_ENROLLED = N_(
+    "Ce groupe n'est inscrit pour aucune association. Pour l'inscrire : /enroll CODE, "
+    "avec le code donné par la personne qui gère le bot."
+)
+TEAM_PAUSED = N_(
+    "⏸ {name} ne reçoit plus de nouvelles demandes. Les demandes en cours restent ici. Pour reprendre : /resume"
+)
+TEAM_ALREADY_PAUSED = N_("Les nouvelles demandes sont déjà suspendues. Pour reprendre : /resume")
+TEAM_RESUMED = N_("▶️ {name} reçoit de nouveau les demandes.")
+TEAM_ALREADY_OPEN = N_("{name} reçoit déjà les demandes.")
+TEAM_NO_TICKETS = N_("Aucune demande en cours.")
+TEAM_TICKETS_TITLE = N_("Demandes en cours : {count}")
+TEAM_MORE = N_("Et {count} de plus : les plus anciennes sont en haut.")
+TEAM_BUTTONS = N_("Boutons : ✅ accepter, ✖ refuser, ↪ transmettre, 💬 répondre.")
+TEAM_TICKET = N_("n° {ticket} ({reference}), depuis {age}")
+TEAM_AGE_HOURS = N_("{hours} h")
+TEAM_AGE_DAYS = N_("{days} j")
+TEAM_STATUS_SENT = N_("avis en cours d'envoi")
+TEAM_STATUS_WAITING = N_("à accepter")
+TEAM_STATUS_PASSED = N_("à accepter, transmise par une autre association")
+TEAM_STATUS_ACCEPTED = N_("acceptée")
+TEAM_PERSON_WAITING = N_("💬 La personne a écrit : réponse attendue")
+TEAM_STATS = N_(
+    "{name}, de {start} à {end} :\n"
+    "demandes reçues : {received}\n"
+    "acceptées : {accepted}\n"
+    "refusées : {declined}\n"
+    "transmises à une autre association : {passed}\n"
+    "délai médian avant acceptation : {median}"
+)
+TEAM_STATS_NO_MEDIAN = N_("aucune demande acceptée")
+
 # What Telegram shows about the bot before a chat starts: discreet on purpose, since the
 # phone may be seen by someone else (setMyDescription, setMyShortDescription).
 DESCRIPTION = N_(

@@ -15,7 +15,15 @@ from html import escape
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Chat, ForceReply, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    ForceReply,
+    InaccessibleMessage,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -158,7 +166,7 @@ async def _done(
     keep: str | None = None,
 ) -> None:
     """Say what was done, below the notice, whose buttons go (all but the one `keep` names);
-    or why nothing was."""
+    or why nothing was. On a /tickets list, only this ticket's buttons go: the others stay."""
     if isinstance(ticket, Refusal):
         callback_answer.text = tr.gettext(REFUSALS[ticket.reason])
         return
@@ -167,14 +175,24 @@ async def _done(
     message = callback.message
     if message is None or isinstance(message, InaccessibleMessage):
         return
-    markup = message.reply_markup
-    if keep is None or markup is None:
-        markup = None
+    buttons = [b for row in (message.reply_markup.inline_keyboard if message.reply_markup else []) for b in row]
+    rows = [
+        kept
+        for row in (message.reply_markup.inline_keyboard if message.reply_markup else [])
+        if (kept := [b for b in row if b.callback_data == keep or not _acts_on(b, ticket.id)])
+    ]
+    markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    if all(_acts_on(b, ticket.id) for b in buttons):  # the ticket's own notice
+        await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
     else:
-        markup = InlineKeyboardMarkup(
-            inline_keyboard=[[b for row in markup.inline_keyboard for b in row if b.callback_data == keep]]
-        )
-    await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
+        await message.edit_reply_markup(reply_markup=markup)
+
+
+def _acts_on(button: InlineKeyboardButton, ticket_id: int) -> bool:
+    try:
+        return NoticeButton.unpack(button.callback_data or "").ticket == ticket_id
+    except (TypeError, ValueError):
+        return False
 
 
 # -- staff replies --------------------------------------------------------------------

@@ -38,6 +38,7 @@ class ChatState:
     migrated_to: int | None = None  # this group was upgraded to that supergroup
     reply_keyboard: JSON | None = None  # the ReplyKeyboardMarkup the user currently sees
     members: dict[int, JSON] = field(default_factory=dict)  # user_id -> User dict
+    admins: dict[int, str] = field(default_factory=dict)  # user_id -> "creator" or "administrator"
 
     def new_message_id(self) -> int:
         """Bot and user messages share one counter per chat, as in Telegram."""
@@ -99,6 +100,13 @@ class Chats:
         new.next_message_id = old.next_message_id
         old.migrated_to = new_chat_id
         return new
+
+    def set_admin(self, chat_id: int, user_id: int, status: str = "administrator") -> None:
+        """Make a member an administrator ("administrator") or the owner ("creator") of a group,
+        as getChatMember then reports it."""
+        if status not in ("creator", "administrator"):
+            raise ValueError(status)
+        self.chats[chat_id].admins[user_id] = status
 
     def kick_bot(self, chat_id: int) -> None:
         """Remove the bot from a group: sends answer 403 "bot was kicked from the group chat"."""
@@ -170,4 +178,9 @@ class Chats:
         if user is None:
             unknown = {"id": user_id, "is_bot": False, "first_name": ""}
             return {**self.spec.stub("ChatMemberLeft"), "user": unknown}
-        return {**self.spec.stub("ChatMemberMember"), "user": user}
+        status = chat.admins.get(user_id)  # type: ignore[arg-type]
+        if status == "administrator":
+            # Bot API 10.3 added this right, which aiogram 3.31 requires; the vendored spec is 10.1.
+            return {**self.spec.stub("ChatMemberAdministrator"), "can_send_welcome_messages": False, "user": user}
+        kind = "ChatMemberOwner" if status == "creator" else "ChatMemberMember"
+        return {**self.spec.stub(kind), "user": user}
