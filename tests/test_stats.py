@@ -12,7 +12,6 @@ import random
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
 
@@ -26,13 +25,14 @@ from bot.cli.main import main
 from bot.config import ConfigError, load_settings
 from dialogs.languages import PEOPLE_LOCALES
 from storage import stats
-from storage.db import create_engine, sessions, upgrade
+from storage.db import sessions
 from storage.models import StatCounter
 from storage.places import places
 from storage.suppression import suppress
 from storage.tickets import purge
 from tests.conftest import Stack, running_stack
 from tests.stats_seed import in_month, seed
+from tests.test_coverage import engine  # noqa: F401  (a fixture: the migrated database)
 from tests.walks import CATALOGS, walk_to_consent
 
 MINIMUM = 5
@@ -40,14 +40,6 @@ REQUESTS = 160
 """Enough for small and large counts; tests/stats_seed.py makes a few hundred for a demonstration."""
 MONTHS = stats.months("2026-01", "2026-06")
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -74,9 +66,10 @@ def test_a_small_count_never_shows() -> None:
     for values in random_tables():
         cells, total = suppress(values, MINIMUM, sum(values.values()))
         for cell in [*cells, *([total] if total else [])]:
-            assert not (0 < int(cell.shown(MINIMUM)) < MINIMUM if cell.shown(MINIMUM).isdigit() else False), cell
+            shown = cell.shown(MINIMUM)
+            assert not (shown.isdigit() and 0 < int(shown) < MINIMUM), cell
             if 0 < cell.value < MINIMUM:
-                assert cell.shown(MINIMUM) == "< 5"
+                assert shown == "< 5", cell
 
 
 def test_a_total_minus_the_visible_cells_never_reveals_a_hidden_one() -> None:
