@@ -157,7 +157,7 @@ class AssociationStats:
     accepted: int
     declined: int
     passed_on: int
-    """By hand or on timeout (not those rerouted because it could not be reached)."""
+    """Passed on from it: by hand, on timeout, or because it could not be reached."""
     median_hours_to_accept: float | None
     """Over the tickets it accepted that are still held (tickets are purged after
     TICKET_RETENTION_DAYS): counters keep no time per association."""

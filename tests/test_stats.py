@@ -332,3 +332,32 @@ async def test_report_command_sends_the_charts_to_a_moderator_only(backend: obje
         assert sum(stats.current_month() in c for c in captions) == len(report.CHARTS)
         uploads = [c.params["photo"] for c in stack.fake.requests if c.method == "sendPhoto"]
         assert uploads and all(u["data"].startswith(PNG) and len(u["data"]) > 10_000 for u in uploads)
+
+
+async def test_counters_commit_or_roll_back_with_their_event(db: async_sessionmaker[AsyncSession]) -> None:
+    """In the event's transaction: a handoff rolled back leaves no count behind."""
+    await seed(db, MONTHS, requests=1)
+    before = await rows(db)
+    with pytest.raises(RuntimeError):
+        async with db.begin() as session:
+            await stats.count(session, "handoff", {"language": "ro"})
+            raise RuntimeError("the ticket could not be written")
+    assert snapshot(await rows(db)) == snapshot(before)
+
+
+def snapshot(counters: list[StatCounter]) -> set[tuple[str, str, str, str, int]]:
+    return {(r.month, r.event, r.attribute, r.value, r.count) for r in counters}
+
+
+async def test_concurrent_counts_all_add_up(db: async_sessionmaker[AsyncSession]) -> None:
+    """The upsert under concurrent writers (PostgreSQL: separate connections; SQLite serialises)."""
+    import asyncio
+
+    async def one() -> None:
+        async with db.begin() as session:
+            await stats.count(session, "quick_exit", {"language": "bg"})
+
+    with in_month("2026-03"):
+        await asyncio.gather(*(one() for _ in range(20)))
+    counted = {(r.attribute, r.value): r.count for r in await rows(db) if r.event == "quick_exit"}
+    assert counted == {(stats.TOTAL, ""): 20, ("language", "bg"): 20}
