@@ -47,6 +47,7 @@ OTHER_EVENTS = {
 }
 BUCKET_LABELS = {"<1h": "< 1 h", "1-6h": "1 à 6 h", "6-24h": "6 à 24 h", "1-3d": "1 à 3 jours", ">3d": "> 3 jours"}
 NOT_GIVEN = "non renseigné"
+NEEDS_NOTE = "Une demande peut exprimer plusieurs besoins : pas de total."
 COVERAGE = {
     "covered": ("association éligible", "#2e7d32"),
     "none": ("aucune association", "#bdbdbd"),
@@ -186,26 +187,14 @@ def build(
             network_note,
         )
     )
-    needs = _sums(counts, "handoff", "need")
-    report.tables.append(
-        _table(
-            "besoins",
-            f"Besoins exprimés{network}",
-            {label: needs.get(code, 0) for code, label in option_labels("needs").items()},
-            minimum,
-            note="Une demande peut exprimer plusieurs besoins : pas de total.",
-        )
+    breakdowns: tuple[tuple[str, str, str, str, int | None, str], ...] = (
+        ("besoins", "Besoins exprimés", "need", "needs", None, NEEDS_NOTE),
+        ("ages", "Tranche d'âge", "age", "age", all_handoffs, ""),
     )
-    ages = _sums(counts, "handoff", "age")
-    report.tables.append(
-        _table(
-            "ages",
-            f"Tranche d'âge{network}",
-            {label: ages.get(code, 0) for code, label in option_labels("age").items()},
-            minimum,
-            all_handoffs,
-        )
-    )
+    for key, title, attribute, store, whole, note in breakdowns:
+        answered = _sums(counts, "handoff", attribute)
+        values = {label: answered.get(code, 0) for code, label in option_labels(store).items()}
+        report.tables.append(_table(key, f"{title}{network}", values, minimum, whole, note))
     buckets = _sums(counts, "accept", "time_to_accept")
     accepted = _sums(counts, "accept", stats.TOTAL).get("", 0)
     report.tables.append(
