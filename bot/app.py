@@ -19,9 +19,9 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import stats, texts
 from bot.config import ConfigError, Settings
-from bot.handlers import association, moderator, private, team
+from bot.handlers import association, moderator, private, report, team
 from bot.jobs import maintenance
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
@@ -98,6 +98,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         runtime.relay_quota = MemoryQuota(settings.relays_per_hour, RELAY_WINDOW)
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
+    dispatcher.include_router(report.build_router(settings.moderator_ids))
     dispatcher.include_routers(
         moderator.build_router(), association.build_router(), team.build_router(), private.build_router()
     )
@@ -234,6 +235,7 @@ class App:
             await self.dispatcher.stop_polling()
 
     async def close(self) -> None:
+        await stats.settle()
         await self.bot.session.close()
         await self.dispatcher.storage.close()
         await self.database.dispose()

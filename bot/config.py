@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     """Where the webhook server listens (behind a reverse proxy)."""
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     """Its port."""
+    stats_min_count: int = 5
+    """A published statistic below this shows as "< N" (storage.suppression); 3 at least."""
 
     @field_validator("bot_token")
     @classmethod
@@ -152,6 +154,13 @@ class Settings(BaseSettings):
         if value and not WEBHOOK_SECRET_PATTERN.fullmatch(value):
             raise ValueError("it must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
         return value or None
+
+    @field_validator("stats_min_count")
+    @classmethod
+    def _stats_min_count(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError("it must be 3 or more: a smaller published count could point to one person")
+        return value
 
     @field_validator("moderator_ids", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
+from storage import stats
 from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory.nearest import Candidate, Match, load_candidates, nearest
@@ -297,12 +298,14 @@ async def pass_on(
     *,
     timed_out: bool,
     candidates: list[Candidate] | None = None,
+    unreachable: bool = False,
 ) -> Match | None:
     """Offer the ticket to the next nearest association it was not offered to yet.
 
     The notice to the next one carries the ticket's number and reference, like the first.
     On a timeout, the first association is told. `candidates`: the directory, when the
-    caller passes several tickets on in one run and read it once.
+    caller passes several tickets on in one run and read it once. `unreachable`: the ticket's
+    association cannot be reached (as the pass-on is counted: storage.stats).
     """
     if candidates is None:
         candidates = await load_candidates(session)
@@ -314,7 +317,8 @@ async def pass_on(
     association = await session.scalar(select(Association).where(Association.slug == match.candidate.slug))
     if association is None:
         return None
-    chat = await move_ticket(session, ticket, association)
+    why = "unreachable" if unreachable else "timeout" if timed_out else "by_hand"
+    chat = await move_ticket(session, ticket, association, why)
     if chat is None:
         return None
     facts = NoticeFacts(ticket.answers, ticket.locale, ticket.departement, ticket.script_version)
@@ -338,6 +342,11 @@ async def reroute(
 ) -> bool:
     """Its association could not be reached: offer the ticket to the next one, and say so
     on the person's screen ("rerouted"), or that none could take it ("undelivered")."""
-    moved = await pass_on(session, ticket, engine, catalogs, timed_out=False, candidates=candidates) is not None
+    moved = (
+        await pass_on(session, ticket, engine, catalogs, timed_out=False, candidates=candidates, unreachable=True)
+        is not None
+    )
+    if not moved and ticket.status != "undelivered":  # counted once: the sweep tries it again later
+        await stats.count(session, "undelivered", stats.ticket_attributes(ticket, None))
     ticket.status = "rerouted" if moved else "undelivered"
     return moved

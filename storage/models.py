@@ -117,6 +117,9 @@ class Ticket(Base):
     reminded_association_id: Mapped[int | None] = mapped_column(Integer, default=None)
     """The association last reminded that this ticket waits (storage.tickets.due_reminders):
     each association it goes to is reminded once."""
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    """The hour it was accepted: an association's median time to accept (storage.stats),
+    over the tickets still held. Purged with the ticket."""
 
     association: Mapped[Association | None] = relationship()
     messages: Mapped[list[TicketMessage]] = relationship(
@@ -243,3 +246,19 @@ class ModerationEvent(Base):
     moderator: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class StatCounter(Base):
+    """One anonymous monthly counter: how many times `event` happened in `month` with one
+    attribute's value (a language, a need, a département...). Never two attributes on one
+    row, never a time finer than the month, never an id: no row describes a person. Kept
+    when tickets are purged (storage.stats)."""
+
+    __tablename__ = "stat_counters"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    """'YYYY-MM'."""
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    attribute: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage import codes
+from storage import codes, stats
 from storage.db import on_postgresql, rows_changed
 from storage.models import Association, EnrolledChat, OutboxMessage, Ticket, TicketMessage, hour
 from storage.routing import ticket_of
@@ -104,6 +104,9 @@ async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[
     )
     session.add(ticket)
     await session.flush()
+    attributes = stats.ticket_attributes(ticket, association.slug)
+    await stats.count(session, "handoff", {**attributes, **stats.answer_attributes(new.answers)})
+    await stats.count(session, "offer", {"association": association.slug})
     text = notice(ticket, association.notice_locale)
     queue(session, ticket, chat.chat_id, association.notice_locale, "notice", text, buttons=True)
     return ticket
@@ -191,6 +194,11 @@ async def decide(session: AsyncSession, ticket_id: int, chat_id: int, action: Ac
         return ticket
     ticket.status = "accepted" if action == "accept" else "declined"
     ticket.updated_at = hour()
+    attributes = stats.ticket_attributes(ticket, ticket.association.slug if ticket.association else None)
+    if action == "accept":
+        ticket.accepted_at = ticket.updated_at
+        attributes["time_to_accept"] = stats.accept_bucket(ticket.created_at, ticket.accepted_at)
+    await stats.count(session, action, attributes)
     return ticket
 
 
@@ -207,6 +215,7 @@ async def add_reply(session: AsyncSession, ticket_id: int, chat_id: int, body: s
         return ticket
     session.add(TicketMessage(ticket_id=ticket.id, body=body))
     ticket.updated_at = hour()
+    await stats.count(session, "reply", {"association": ticket.association.slug if ticket.association else None})
     return ticket
 
 
@@ -223,11 +232,17 @@ async def association_of_chat(session: AsyncSession, chat_id: int) -> Associatio
     return await session.scalar(select(Association).join(EnrolledChat).where(EnrolledChat.chat_id == chat_id))
 
 
-async def move_ticket(session: AsyncSession, ticket: Ticket, association: Association) -> EnrolledChat | None:
-    """Make `association` the ticket's current one; returns its chat for the new notice."""
+async def move_ticket(
+    session: AsyncSession, ticket: Ticket, association: Association, why: str = "by_hand"
+) -> EnrolledChat | None:
+    """Make `association` the ticket's current one; returns its chat for the new notice.
+    `why`: by_hand, timeout or unreachable, as the pass-on is counted."""
     chat = await enrolled_chat(session, association.id)
     if chat is None:
         return None
+    previous = ticket.tried[-1] if ticket.tried else None
+    await stats.count(session, "pass_on", {**stats.ticket_attributes(ticket, previous), "outcome": why})
+    await stats.count(session, "offer", {"association": association.slug})
     ticket.association_id = association.id
     ticket.tried = [*ticket.tried, association.slug]
     ticket.status = "passed_on"

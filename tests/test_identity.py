@@ -72,10 +72,13 @@ async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
 
 
 async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
-    """The handoff path too: tickets, replies, the outbox and relays (blanked once sent)."""
+    """The handoff path too: tickets, replies, the outbox and relays (blanked once sent);
+    then the statistics counters and the report made from them."""
     from sqlalchemy import select
 
-    from storage.models import OutboxMessage, Ticket
+    from bot import report
+    from bot import stats as bot_stats
+    from storage.models import OutboxMessage, StatCounter, Ticket
     from tests.support.handoff_fixtures import enrolled_directory
 
     directory = await enrolled_directory(stack)
@@ -116,3 +119,24 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
         assert form not in state, f"the code is readable in the state as {form!r}"
         assert form.encode() not in database, f"the code is readable in the database as {form!r}"
         assert form not in stack.logs.getvalue(), f"the code is in the logs as {form!r}"
+
+    await user.press("✖ Quitter")  # counted too, beside the person's path
+    await bot_stats.settle()
+    async with stack.app.runtime.db() as session:
+        counters = list(await session.scalars(select(StatCounter)))
+    events = {row.event for row in counters}
+    assert {"handoff", "reply", "quick_exit"} <= events, "the counters are live"
+    made = await report.gather(stack.app.runtime.db, counters[0].month, counters[0].month, minimum=3)
+    charts = report.charts(made)
+    files = {"report.csv": report.csv_text(made).encode(), **charts}
+    files["report.html"] = report.html_page(made, charts, tickets[0].created_at.date()).encode()
+    written = b"".join(counters_text(row).encode() for row in counters)
+    for needle in [*secrets_of(person), "rue des Lilas", "+33698765432", "75012", code, str(user.chat_id)]:
+        assert needle.encode() not in written, f"{needle!r} found in the statistics counters"
+        for name, data in files.items():
+            assert needle.encode() not in data, f"{needle!r} found in {name}"
+    assert str(tickets[0].id) not in {row.value for row in counters}, "no ticket number is counted"
+
+
+def counters_text(row: object) -> str:
+    return " ".join(str(getattr(row, column)) for column in ("month", "event", "attribute", "value", "count"))

@@ -117,6 +117,23 @@ async def test_tickets_lists_what_the_team_holds_without_codes_or_typed_text(sta
     assert "acceptée" in again
 
 
+async def test_stats_gives_the_associations_own_numbers(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    paris = admin(stack, directory, "test-paris")
+    assert "demandes reçues : 0" in await command(paris, "/stats")
+    for n in range(2):
+        await consent_and_send(stack.user(64_000 + n), "75011")
+    await wait_notice(stack, directory, "test-paris", 2)
+    async with stack.app.runtime.db() as session:
+        first = await session.scalar(select(Ticket.id).order_by(Ticket.id))
+    await paris.press_data(f"t:a:{first}", paris.bot_messages()[-1]["message_id"])
+    answer = await command(paris, "/stats")
+    assert "demandes reçues : 2" in answer and "acceptées : 1" in answer and "refusées : 0" in answer
+    assert "délai médian avant acceptation : 0 h" in answer
+    nord = admin(stack, directory, "test-nord")
+    assert "demandes reçues : 0" in await command(nord, "/stats"), "another association's numbers are its own"
+
+
 async def test_tickets_of_another_association_are_never_listed(stack: Stack) -> None:
     directory = await enrolled_directory(stack)
     nord = admin(stack, directory, "test-nord")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.cli import associations as cli_associations
 from bot.cli import dialogs as cli_dialogs
 from bot.cli import outbox as cli_outbox
+from bot.cli import report as cli_report
 from bot.cli import translations as cli_translations
 from bot.config import ConfigError, load_settings
 from bot.moderation import NotApproved
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_translations.add_parser(commands)
     cli_dialogs.add_parser(commands)
     cli_outbox.add_parser(commands)
+    cli_report.add_parser(commands)
     commands.add_parser("purge", help="delete tickets past TICKET_RETENTION_DAYS now (the running bot does it too)")
     trial = commands.add_parser("try", help="walk the script in this terminal, no Telegram needed")
     trial.add_argument("--lang", default=None, help="language code, e.g. en, ro, zh_Hans")
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli_dialogs.run(args, load_settings().database_url))
         if args.command == "outbox":
             return asyncio.run(cli_outbox.run(args, load_settings().database_url))
+        if args.command == "report":
+            return asyncio.run(cli_report.run(args))
         if args.command == "translations":
             return cli_translations.run(args)
         if args.command == "purge":

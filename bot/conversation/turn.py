@@ -24,7 +24,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton
 
-from bot import handoff, texts
+from bot import handoff, stats, texts
 from bot.callbacks import MailboxAction, MailboxButton
 from bot.conversation import mailbox
 from bot.conversation.erasure import ExitPlan
@@ -170,6 +170,7 @@ async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
     turn.session.state = step.state
     if step.notice:
         turn.notices.append(step.notice)
+    stats.screen_shown(turn.runtime.db, step.screen.is_emergency, turn.tr.locale)
     preamble = None
     if step.screen.shows_summary:  # consent: what the notice would carry, and where it would go
         skip, departement, directory = await skipped(turn), _departement(step.state), turn.runtime.directory
@@ -316,10 +317,12 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     skip = await skipped(turn)
     match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)
     if match is None:
+        stats.no_association(runtime.db, departement, turn.tr.locale)
         turn.notices.append(texts.NO_ASSOCIATION)
         await show_current(turn, edit)
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
+        stats.later(runtime.db, "limit", limit="handoff")
         turn.notices.append(texts.HANDOFF_LIMIT)
         await show_step(turn, turn.engine.handle(before, Event(EventOp.EMERGENCY)), edit)
         return
@@ -406,6 +409,7 @@ async def typed_code(turn: Turn, code: str) -> None:
     """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
     limiter = turn.runtime.limiter
     if not await limiter.allowed(turn.pseudonym):
+        stats.later(turn.runtime.db, "limit", limit="code_guess")
         turn.notices.append(texts.TOO_MANY_TRIES)
         await show_current(turn)
         return
@@ -441,6 +445,7 @@ async def relay(turn: Turn, text: str) -> None:
         await compose_again(turn, escape(turn.tr.gettext(texts.RELAY_TOO_LONG).format(limit=turn.tr.number(limit))))
         return
     if not await turn.runtime.relay_quota.take(code_hash(code)):  # counted per ticket, by its hash
+        stats.later(turn.runtime.db, "limit", limit="relay")
         await compose_again(turn, f"<i>{escape(turn.tr.gettext(texts.RELAY_LIMIT))}</i>\n\n{emergency_text(turn)}")
         return
     async with turn.runtime.db.begin() as session:
@@ -553,6 +558,7 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
     """
     neutral = escape(turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL))
     turn.leaving = ExitPlan.of(turn.session, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
+    stats.later(turn.runtime.db, "quick_exit", language=turn.tr.locale)
     turn.session = Session()
     await turn.save()
 

@@ -25,6 +25,7 @@ from bot.filters import OnLoop
 from bot.runtime import Runtime
 from dialogs.i18n import Translator
 from storage.models import Association, hour
+from storage.stats import association_stats
 from storage.team import HeldTicket, held_tickets, set_intake
 from storage.tickets import association_of_chat, reference
 
@@ -139,13 +140,43 @@ async def on_tickets(message: Message, bot: Bot, runtime: Runtime) -> None:
     await message.answer("\n\n".join(blocks), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
+async def on_stats(message: Message, bot: Bot, runtime: Runtime) -> None:
+    """This association's last three months, from the anonymous counters (storage.stats)."""
+    team = await _team(message, bot, runtime)
+    if team is None:
+        return
+    association, tr = team
+    async with runtime.db() as session:
+        numbers = await association_stats(session, association.slug)
+    _ = tr.gettext
+    hours = numbers.median_hours_to_accept
+    median = _(texts.TEAM_STATS_NO_MEDIAN) if hours is None else age(round(hours), tr)
+    text = _(texts.TEAM_STATS).format(
+        name=association.name,
+        start=numbers.first,
+        end=numbers.last,
+        received=tr.number(numbers.received),
+        accepted=tr.number(numbers.accepted),
+        declined=tr.number(numbers.declined),
+        passed=tr.number(numbers.passed_on),
+        median=median,
+    )
+    await message.answer(escape(text))
+
+
+def age(hours: int, tr: Translator) -> str:
+    """Hours up to two days, then days."""
+    if hours < 48:
+        return tr.gettext(texts.TEAM_AGE_HOURS).format(hours=hours)
+    return tr.gettext(texts.TEAM_AGE_DAYS).format(days=hours // 24)
+
+
 def ticket_block(item: HeldTicket, runtime: Runtime, tr: Translator) -> str:
     """Number, reference, age, status, language and flags, needs; whether the person wrote."""
     _ = tr.gettext
     ticket = item.ticket
     hours = max(0, int((hour() - ticket.created_at) / dt.timedelta(hours=1)))
-    age = _(texts.TEAM_AGE_HOURS).format(hours=hours) if hours < 48 else _(texts.TEAM_AGE_DAYS).format(days=hours // 24)
-    title = _(texts.TEAM_TICKET).format(ticket=ticket.id, reference=tr.isolate(reference(ticket)), age=age)
+    title = _(texts.TEAM_TICKET).format(ticket=ticket.id, reference=tr.isolate(reference(ticket)), age=age(hours, tr))
     lines = [f"<b>{escape(title)}</b> · {escape(_(STATUS[ticket.status]))}"]
     lines.append(escape(_(texts.NOTICE_LANGUAGE).format(language=handoff.language_name(ticket.locale, tr))))
     if ticket.danger:
@@ -178,5 +209,6 @@ def build_router() -> Router:
     command(on_tickets, Command("tickets", ignore_case=True))
     command(on_pause, Command("pause", ignore_case=True))
     command(on_resume, Command("resume", ignore_case=True))
+    command(on_stats, Command("stats", ignore_case=True))
     command(on_help, Command("help", ignore_case=True))
     return router
