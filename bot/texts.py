@@ -242,10 +242,6 @@ TEAM_HELP = N_(
     "/help : cette aide"
 )
 TEAM_ADMINS_ONLY = N_("Seuls les administrateurs de ce groupe peuvent utiliser cette commande.")
-TEAM_NOT_ENROLLED = N_(
-    "Ce groupe n'est inscrit pour aucune association. Pour l'inscrire : /enroll CODE, "
-    "avec le code donné par la personne qui gère le bot."
-)
 TEAM_PAUSED = N_(
     "⏸ {name} ne reçoit plus de nouvelles demandes. Les demandes en cours restent ici. Pour reprendre : /resume"
 )

@@ -45,12 +45,16 @@ async def test_a_member_who_is_not_an_administrator_is_refused(stack: Stack) -> 
     assert await intake_open(stack, "test-paris")
 
 
-async def test_the_commands_say_how_to_enroll_in_a_group_not_enrolled(stack: Stack) -> None:
+async def test_a_group_no_association_enrolled_gets_no_answer(stack: Stack) -> None:
+    """Whoever added the bot to some group learns nothing of what it is for."""
     await enrolled_directory(stack)
     stranger = stack.user(60_001, chat_id=-7777, chat_type="group", chat_title="elsewhere")
     stack.fake.set_admin(-7777, 60_001, "creator")
-    for text in ("/pause", "/tickets"):
-        assert "n'est inscrit pour aucune association" in await command(stranger, text)
+    for text in ("/pause", "/resume", "/tickets", "/stats", "/help"):
+        update = await stranger.send(text)
+        await stack.fake.processed(update["update_id"])
+    assert stranger.bot_messages() == []
+    assert await intake_open(stack, "test-paris")
 
 
 async def test_pause_skips_the_association_at_once_and_resume_restores_it(stack: Stack) -> None:

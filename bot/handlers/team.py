@@ -2,8 +2,9 @@
 /tickets, /stats and /help.
 
 Only the group's administrators may: Telegram says who (getChatMember), and an
-administrator posting anonymously, as the group itself, counts. Anywhere else than an
-enrolled group these commands say how to enroll. Every answer speaks the association's
+administrator posting anonymously, as the group itself, counts. In a group no association
+enrolled, the bot says nothing at all: whoever added it there learns nothing of what it is
+for (a team enrolls with /enroll CODE first). Every answer speaks the association's
 `notice_locale`. Storage answers for this association only (storage.team); a handler wires.
 """
 
@@ -65,11 +66,10 @@ async def _is_admin(message: Message, bot: Bot) -> bool:
 
 async def _team(message: Message, bot: Bot, runtime: Runtime) -> tuple[Association, Translator] | None:
     """The association of this chat and its language, once the sender may act; or None,
-    after saying why not."""
+    after saying why not (to a member of an enrolled group only)."""
     async with runtime.db() as session:
         association = await association_of_chat(session, message.chat.id)
     if association is None:
-        await message.answer(escape(runtime.translator(None).gettext(texts.TEAM_NOT_ENROLLED)))
         return None
     tr = runtime.translator(association.notice_locale)
     if not await _is_admin(message, bot):
