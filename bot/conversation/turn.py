@@ -320,12 +320,14 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
         await show_current(turn, edit)
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
+        runtime.metrics.limit_hit("handoffs_per_day")
         turn.notices.append(texts.HANDOFF_LIMIT)
         await show_step(turn, turn.engine.handle(before, Event(EventOp.EMERGENCY)), edit)
         return
     facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
+    runtime.metrics.handoffs.inc()
     turn.session.ticket = code
     turn.session.skip = tuple(sorted(skip))
     turn.session.state = None
@@ -406,6 +408,7 @@ async def typed_code(turn: Turn, code: str) -> None:
     """A code sent as text, from any device: rate-limited; a wrong one reveals nothing."""
     limiter = turn.runtime.limiter
     if not await limiter.allowed(turn.pseudonym):
+        turn.runtime.metrics.limit_hit("code_guesses")
         turn.notices.append(texts.TOO_MANY_TRIES)
         await show_current(turn)
         return
@@ -441,6 +444,7 @@ async def relay(turn: Turn, text: str) -> None:
         await compose_again(turn, escape(turn.tr.gettext(texts.RELAY_TOO_LONG).format(limit=turn.tr.number(limit))))
         return
     if not await turn.runtime.relay_quota.take(code_hash(code)):  # counted per ticket, by its hash
+        turn.runtime.metrics.limit_hit("relays_per_hour")
         await compose_again(turn, f"<i>{escape(turn.tr.gettext(texts.RELAY_LIMIT))}</i>\n\n{emergency_text(turn)}")
         return
     async with turn.runtime.db.begin() as session:
@@ -555,6 +559,7 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
     turn.leaving = ExitPlan.of(turn.session, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
     turn.session = Session()
     await turn.save()
+    turn.runtime.metrics.quick_exits.inc()
 
 
 async def forget(turn: Turn) -> None:
