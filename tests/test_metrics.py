@@ -7,10 +7,13 @@ a chat, a ticket or a place may reach a monitoring stack.
 from __future__ import annotations
 
 import io
+import re
 import socket
+from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import ConfigError, load_settings
@@ -171,3 +174,25 @@ def test_each_metrics_has_its_own_registry() -> None:
     assert two.registry.get_sample_value("passerelle_handoffs_total") == 0
     one.failed("something new", "surprise")  # an unknown value is counted as "other", never as itself
     assert one.registry.get_sample_value("passerelle_outbox_failed_total", {"message": "other", "error_class": "other"})
+
+
+def test_the_documented_scrape_config_and_rules_use_our_metrics() -> None:
+    """docs/monitoring.md's YAML parses, has the three alerts, and names only metrics that exist."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "monitoring.md").read_text()
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)]
+    config, rules = blocks
+    assert config["scrape_configs"][0]["metrics_path"] == "/metrics"
+    alerts = {rule["alert"]: rule["expr"] for rule in rules["groups"][0]["rules"]}
+    assert set(alerts) == {"PasserelleOutboxStuck", "PasserelleAssociationUnreachable", "PasserelleErrorRate"}
+    metrics = Metrics()
+    metrics.outbox_backlog.labels("pending").set(0)
+    metrics.outbox_oldest_seconds.labels("pending").set(0)
+    families = list(metrics.registry.collect())
+    exposed = {s.name for family in families for s in family.samples} | {
+        f.name for f in families if f.type == "histogram"
+    }
+    named = set(re.findall(r"passerelle_\w+", docs))
+    assert named <= exposed, named - exposed
+    for expr in alerts.values():
+        for label, _ in re.findall(r"(\w+)=~?\"([^\"]*)\"", expr):
+            assert label in ALLOWED, label
