@@ -14,6 +14,7 @@ one query.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,46 +56,31 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        registry = self.registry
-        self.updates = Counter("passerelle_updates", "Updates handled, by kind", ["kind"], registry=registry)
-        self.update_errors = Counter(
-            "passerelle_update_errors", "Updates whose handler raised, by kind", ["kind"], registry=registry
-        )
+        counter = functools.partial(Counter, registry=self.registry)
+        gauge = functools.partial(Gauge, registry=self.registry)
+        self.updates = counter("passerelle_updates", "Updates handled, by kind", ["kind"])
+        self.update_errors = counter("passerelle_update_errors", "Updates whose handler raised, by kind", ["kind"])
         self.handler_seconds = Histogram(
             "passerelle_handler_seconds",
             "Time to handle an update (state loaded and saved included), by kind",
             ["kind"],
             buckets=LATENCY_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.handoffs = Counter("passerelle_handoffs", "Handoffs made (a ticket and its notice)", registry=registry)
-        self.quick_exits = Counter("passerelle_quick_exits", "Quick exits", registry=registry)
-        self.limit_hits = Counter(
-            "passerelle_limit_hits", "Requests refused by a limit, by limit", ["limit"], registry=registry
+        self.handoffs = counter("passerelle_handoffs", "Handoffs made (a ticket and its notice)")
+        self.quick_exits = counter("passerelle_quick_exits", "Quick exits")
+        self.limit_hits = counter("passerelle_limit_hits", "Requests refused by a limit, by limit", ["limit"])
+        self.outbox_sent = counter("passerelle_outbox_sent", "Outbox messages delivered, by message kind", ["message"])
+        by_class = ["message", "error_class"]
+        self.outbox_failed = counter(
+            "passerelle_outbox_failed", "Outbox sends that failed, by message kind and error class", by_class
         )
-        self.outbox_sent = Counter(
-            "passerelle_outbox_sent", "Outbox messages delivered, by message kind", ["message"], registry=registry
+        self.outbox_given_up = counter(
+            "passerelle_outbox_given_up", "Outbox messages given up, by message kind and error class", by_class
         )
-        self.outbox_failed = Counter(
-            "passerelle_outbox_failed",
-            "Outbox sends that failed, by message kind and error class",
-            ["message", "error_class"],
-            registry=registry,
-        )
-        self.outbox_given_up = Counter(
-            "passerelle_outbox_given_up",
-            "Outbox messages given up, by message kind and error class",
-            ["message", "error_class"],
-            registry=registry,
-        )
-        self.outbox_backlog = Gauge(
-            "passerelle_outbox_backlog", "Outbox messages waiting, by status", ["status"], registry=registry
-        )
-        self.outbox_oldest_seconds = Gauge(
-            "passerelle_outbox_oldest_seconds",
-            "Age of the oldest message waiting, by status (0 when none)",
-            ["status"],
-            registry=registry,
+        self.outbox_backlog = gauge("passerelle_outbox_backlog", "Outbox messages waiting, by status", ["status"])
+        self.outbox_oldest_seconds = gauge(
+            "passerelle_outbox_oldest_seconds", "Age of the oldest message waiting, by status (0 when none)", ["status"]
         )
         for kind in UPDATE_KINDS:
             self.updates.labels(kind)
