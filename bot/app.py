@@ -23,6 +23,7 @@ from bot import stats, texts
 from bot.config import ConfigError, Settings
 from bot.handlers import association, moderator, private, report, team
 from bot.jobs import maintenance
+from bot.metrics import UpdateMetrics, serving
 from bot.middlewares import TurnMiddleware
 from bot.moderation import latest_event, load_approved, load_files
 from bot.outbox import OutboxSender
@@ -97,6 +98,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         runtime.handoff_quota = MemoryQuota(settings.handoffs_per_day, HANDOFF_WINDOW)
         runtime.relay_quota = MemoryQuota(settings.relays_per_hour, RELAY_WINDOW)
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, runtime=runtime)
+    dispatcher.update.outer_middleware(UpdateMetrics(runtime.metrics))
     dispatcher.update.outer_middleware(TurnMiddleware(runtime))
     dispatcher.include_router(report.build_router(settings.moderator_ids))
     dispatcher.include_routers(
@@ -173,8 +175,9 @@ class App:
     async def run_polling(
         self, *, handle_as_tasks: bool = True, handle_signals: bool = True, maintenance_every: float | None = None
     ) -> None:
-        """Set the menus, start the outbox and the timers, then poll until stopped."""
-        async with self.background(maintenance_every):
+        """Set the menus, start the outbox, the timers (and /metrics on METRICS_PORT), then poll until stopped."""
+        metrics = serving(self.runtime.metrics, self.runtime.db, self.settings.metrics_port)
+        async with self.background(maintenance_every), metrics:
             await self.dispatcher.start_polling(
                 self.bot,
                 handle_as_tasks=handle_as_tasks,

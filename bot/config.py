@@ -24,6 +24,7 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's secret_token."""
 TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class ConfigError(Exception):
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     """Its port."""
     stats_min_count: int = 5
     """A published statistic below this shows as "< N" (storage.suppression); 3 at least."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """When polling, /metrics is served on 127.0.0.1 at this port (webhook mode serves it
+    beside /healthz); unset: not served."""
 
     @field_validator("bot_token")
     @classmethod
@@ -137,8 +141,9 @@ class Settings(BaseSettings):
             port = -1
         if url.scheme not in ("http", "https") or not url.hostname or url.fragment or port == -1:
             raise ValueError("it must be a URL such as https://bot.example.org/telegram/update")
-        if url.path.rstrip("/") == HEALTH_PATH:
-            raise ValueError(f"{HEALTH_PATH} is the health check; choose another path")
+        served = {HEALTH_PATH: "the health check", METRICS_PATH: "the metrics"}.get(url.path.rstrip("/"))
+        if served:
+            raise ValueError(f"{url.path.rstrip('/')} is {served}; choose another path")
         if not info.data.get("bot_api_url"):
             # Telegram's own servers post only over https, and only to these ports. A local
             # telegram-bot-api server (BOT_API_URL) also posts over http, to any port.
@@ -147,6 +152,11 @@ class Settings(BaseSettings):
             if (port or 443) not in TELEGRAM_WEBHOOK_PORTS:
                 raise ValueError("Telegram posts only to ports 443, 80, 88 or 8443")
         return value.strip()
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _metrics_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_secret")
     @classmethod

@@ -201,6 +201,7 @@ class OutboxSender:
                 return 0
             limit = settings.notices_per_association_hour
             if row.kind == "notice" and not row.released and await notices_this_hour(session, row.chat_id) >= limit:
+                self.runtime.metrics.limit_hit("notices_per_association_hour")
                 if await hold(session, row):
                     slug = await _slug(session, row.chat_id) or "?"
                     alerts.queue_alert(session, settings, alerts.HELD.format(limit=limit, slug=slug))
@@ -222,6 +223,7 @@ class OutboxSender:
             await self._failed(row, classify(exc))
             return 0
         self.pacer.sent(row.chat_id)
+        self.runtime.metrics.sent(row.kind)
         async with self.db.begin() as session:
             await mark_sent(session, row, message.message_id)
         return 1
@@ -229,6 +231,7 @@ class OutboxSender:
     async def _failed(self, row: OutboxMessage, failure: Failure) -> None:
         """Act on the failure's class (bot.transport.failures.Kind)."""
         log.warning("outbox message %d not delivered (%s)", row.id, failure.kind)
+        self.runtime.metrics.failed(row.kind, failure.kind)
         if failure.kind is Kind.MIGRATED and failure.migrate_to is not None:
             async with self.db.begin() as session:
                 followed = await _follow_migration(session, row.chat_id, failure.migrate_to)
@@ -279,6 +282,7 @@ class OutboxSender:
         """Blank the row, pass its ticket on if it was the notice, and alert (except for an
         alert itself: that is logged, and /healthz reports it)."""
         await give_up(session, row, kind)
+        self.runtime.metrics.given_up(row.kind, kind)
         if row.kind == "alert":
             log.error("an alert was given up (%s): see `passerelle outbox list`", kind)
             return

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import handoff, texts
 from bot.config import Settings
 from bot.conversation.erasure import Erasures
+from bot.metrics import Metrics
 from bot.state.limits import HANDOFF_WINDOW, RELAY_WINDOW, GuessLimiter, Limiter, MemoryQuota, Quota
 from dialogs.engine import Engine
 from dialogs.i18n import Catalogs, Translator
@@ -41,6 +42,8 @@ class Runtime:
     preview: Any = None
     """Moderators' preview: the files' unapproved content (bot.moderation.Content)."""
     preview_engine: Engine | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    """This App's counters, in a registry of its own (bot.metrics)."""
     erasures: Erasures = field(init=False)
     """Quick exits and erasures still running: in memory only, stopped with the app."""
 

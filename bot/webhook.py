@@ -4,6 +4,7 @@
 
 - `POST <WEBHOOK_URL's path>`: the updates. A request without the right
   `X-Telegram-Bot-Api-Secret-Token` gets 401 before its body is read.
+- `GET /metrics`: the Prometheus metrics (bot.metrics); the proxy must not pass it on.
 - `GET /healthz`: `{"status", "database", "redis", "outbox"}`: database and redis "ok" or
   "down" (redis only when REDIS_URL is set), 503 when one is down; outbox "ok" or
   "degraded" (a message waiting longer than OUTBOX_DEGRADED_MINUTES, or one given up in
@@ -38,8 +39,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy import text
 
+from bot import metrics
 from bot.app import App
-from bot.config import HEALTH_PATH, ConfigError
+from bot.config import HEALTH_PATH, METRICS_PATH, ConfigError
 from bot.transport.session import lighten_update
 from storage.outbox import health as outbox_health
 
@@ -100,6 +102,7 @@ class WebhookServer:
         # aiohttp runs before the updates in flight have finished. bot.serve.run closes it last.
         self.web.router.add_post(settings.webhook_path, self.handler.handle)
         self.web.router.add_get(HEALTH_PATH, self.health)
+        self.web.router.add_get(METRICS_PATH, metrics.view(app.runtime.metrics, app.runtime.db))
         before = len(self.web.on_shutdown)
         setup_application(self.web, app.dispatcher, bot=app.bot)
         # aiohttp runs on_shutdown *before* it waits for the requests in flight, and

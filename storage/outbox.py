@@ -177,6 +177,16 @@ async def health(session: AsyncSession, degraded_after: dt.timedelta) -> str:
     return "degraded" if old is not None or given_up is not None else "ok"
 
 
+async def backlog(session: AsyncSession) -> dict[str, tuple[int, dt.datetime | None]]:
+    """For each waiting status (pending, held): how many rows, and when the oldest was queued. One query."""
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count(OutboxMessage.id), func.min(OutboxMessage.queued_at))
+        .where(OutboxMessage.status.in_(WAITING))
+        .group_by(OutboxMessage.status)
+    )
+    return {status: (count, oldest) for status, count, oldest in rows.all()}
+
+
 @dataclass(frozen=True)
 class Listed:
     """A row as `passerelle outbox list` shows it: never its text."""

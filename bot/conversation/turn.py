@@ -323,12 +323,14 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
         stats.later(runtime.db, "limit", limit="handoff")
+        runtime.metrics.limit_hit("handoffs_per_day")
         turn.notices.append(texts.HANDOFF_LIMIT)
         await show_step(turn, turn.engine.handle(before, Event(EventOp.EMERGENCY)), edit)
         return
     facts = handoff.NoticeFacts(dict(step.state.answers), turn.tr.locale, departement, turn.engine.version)
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
+    runtime.metrics.handoffs.inc()
     turn.session.ticket = code
     turn.session.skip = tuple(sorted(skip))
     turn.session.state = None
@@ -410,6 +412,7 @@ async def typed_code(turn: Turn, code: str) -> None:
     limiter = turn.runtime.limiter
     if not await limiter.allowed(turn.pseudonym):
         stats.later(turn.runtime.db, "limit", limit="code_guess")
+        turn.runtime.metrics.limit_hit("code_guesses")
         turn.notices.append(texts.TOO_MANY_TRIES)
         await show_current(turn)
         return
@@ -446,6 +449,7 @@ async def relay(turn: Turn, text: str) -> None:
         return
     if not await turn.runtime.relay_quota.take(code_hash(code)):  # counted per ticket, by its hash
         stats.later(turn.runtime.db, "limit", limit="relay")
+        turn.runtime.metrics.limit_hit("relays_per_hour")
         await compose_again(turn, f"<i>{escape(turn.tr.gettext(texts.RELAY_LIMIT))}</i>\n\n{emergency_text(turn)}")
         return
     async with turn.runtime.db.begin() as session:
@@ -561,6 +565,7 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
     stats.later(turn.runtime.db, "quick_exit", language=turn.tr.locale)
     turn.session = Session()
     await turn.save()
+    turn.runtime.metrics.quick_exits.inc()
 
 
 async def forget(turn: Turn) -> None:
