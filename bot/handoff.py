@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
+from dialogs.languages import own_name
 from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory.nearest import Candidate, Match, load_candidates, nearest
@@ -173,6 +174,9 @@ class NoticeLine:
 
 
 def language_name(locale: str, tr: Translator) -> str:
+    """`locale` named in `tr`'s language; in its own language, by the name the picker shows."""
+    if locale == tr.locale:
+        return own_name(locale)
     return Locale.parse(locale).get_display_name(Locale.parse(tr.locale)) or locale
 
 
