@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -88,13 +89,21 @@ class DirectoryCache:
     ) -> Match | None:
         """The nearest association able to receive a notice now, from the département's point,
         other than those in `exclude`."""
-        point = places().point(departement) if departement else None
-        return nearest(await self.candidates(fresh), departement, point, today(), exclude)
+        return match_for(await self.candidates(fresh), departement, exclude)
 
     async def skipped_nearer(self, departement: str | None, skip: frozenset[str]) -> bool:
         """Whether, but for `skip`, one of them would have been offered."""
         match = await self.find_match(departement)
         return match is not None and match.candidate.slug in skip
+
+
+def match_for(
+    candidates: Sequence[Candidate], departement: str | None, exclude: frozenset[str] = frozenset()
+) -> Match | None:
+    """The association to offer among `candidates`, measured from the département's reference
+    point: the bot keeps no place finer than the département."""
+    point = places().point(departement) if departement else None
+    return nearest(candidates, departement, point, today(), exclude)
 
 
 def distance_text(km: float, tr: Translator) -> str:

@@ -93,3 +93,14 @@ def test_right_to_left_points_to_preview(tmp_path: Path) -> None:
     assert "right-to-left" in out and "/preview orientation ar" in out
     english = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin="q\n").stdout
     assert "right-to-left" not in english
+
+
+def test_the_sample_association_is_placed_truthfully(tmp_path: Path) -> None:
+    """The sample sits in Montpellier (34). A person in Seine-Saint-Denis (93) is not told it
+    works in their département: the preview says what the bot would say with the sample as
+    the directory's only association, how far from the centre of their département."""
+    out = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin=TO_HANDOFF).stdout
+    consent = after(out, "What will be sent").split("Do you want to send it?")[0]
+    assert "Département: 93" in consent and "Montpellier" in consent
+    assert "It works in your département." not in consent, consent
+    assert "No association covers your département" in consent and "km from the centre" in consent, consent

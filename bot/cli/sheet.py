@@ -22,7 +22,8 @@ from storage.places import PlaceParser
 
 _SECTION = re.compile(r"[.:]( |$)")
 """A section comment's title ends at its first full stop or colon."""
-_MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = N?P?_\(")
+_MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = (N?P?_\(|\{)")
+"""A text (`NAME = N_(`, `NAME = NP_(`) or a table of texts (`NAME = {`, its values msgids)."""
 
 
 def text_groups() -> list[TextGroup]:
@@ -36,7 +37,8 @@ def text_groups() -> list[TextGroup]:
         match = _MSGID.match(line)
         if match:
             value: Any = getattr(texts, match.group(1))
-            groups.setdefault(title, []).append(value[0] if isinstance(value, tuple) else value)
+            values = list(value.values()) if isinstance(value, dict) else [value]
+            groups.setdefault(title, []).extend(v[0] if isinstance(v, tuple) else v for v in values)
         previous = line
     return [TextGroup(name, tuple(msgids)) for name, msgids in groups.items()]
 

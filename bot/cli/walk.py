@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import handoff, texts
-from bot.cli.samples import SAMPLE_CODE, SAMPLE_MATCH, sample_ticket
+from bot.cli.samples import SAMPLE_CODE, sample_match, sample_ticket
 from bot.config import load_settings
 from dialogs.engine import Screen, Step
 from dialogs.events import Event, EventOp, TextInput
@@ -79,7 +79,7 @@ def find_recipient(database_url: str, departement: str | None) -> tuple[Match | 
     directory (no database, or no association in it), the sample, and a note that says so."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
-        return SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE  # reading would create an empty database
+        return sample_match(departement), SAMPLE_ASSOCIATION_NOTE  # reading would create an empty database
 
     async def lookup() -> tuple[bool, Match | None]:
         engine = create_engine(database_url)
@@ -92,8 +92,8 @@ def find_recipient(database_url: str, departement: str | None) -> tuple[Match | 
     try:
         imported, match = asyncio.run(lookup())
     except (SQLAlchemyError, OSError):
-        return SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE
-    return (match, "") if imported else (SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE)
+        return sample_match(departement), SAMPLE_ASSOCIATION_NOTE
+    return (match, "") if imported else (sample_match(departement), SAMPLE_ASSOCIATION_NOTE)
 
 
 def sample_code_lines(tr: Translator) -> str:
@@ -116,7 +116,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
     database_url = load_settings().database_url
     engine = load_script(ORIENTATION).engine({"place": PlaceParser()})
     step: Step = engine.start()
-    recipient: tuple[Match | None, str] = (SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE)
+    recipient: tuple[Match | None, str] = (None, SAMPLE_ASSOCIATION_NOTE)
     while True:
         if step.notice:
             print(f"\n! {tr.gettext(step.notice)}", file=out)
