@@ -104,3 +104,13 @@ def test_the_sample_association_is_placed_truthfully(tmp_path: Path) -> None:
     assert "Département: 93" in consent and "Montpellier" in consent
     assert "It works in your département." not in consent, consent
     assert "No association covers your département" in consent and "km from the centre" in consent, consent
+
+
+def test_with_no_association_to_offer_nothing_reads_as_sent(tmp_path: Path) -> None:
+    """No place given, so no association: the bot keeps the consent screen with a notice that
+    nothing was sent; the preview does not show "It is sent" first."""
+    skipped_place = "1\n1\n2\n8\n1\n1\n2\n1\n"
+    out = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin=skipped_place).stdout
+    pressed = after(out, "Do you want to send it?")
+    assert "No association can receive requests right now. Nothing has been sent." in pressed, pressed
+    assert "It is sent" not in pressed, pressed

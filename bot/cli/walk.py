@@ -118,6 +118,10 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
     step: Step = engine.start()
     recipient: tuple[Match | None, str] = (None, SAMPLE_ASSOCIATION_NOTE)
     while True:
+        if step.screen.action == "handoff" and recipient[0] is None:  # the bot sends nothing, and says so
+            print(f"\n! {tr.gettext(texts.NO_ASSOCIATION)}", file=out)
+            print(f"\n[not sent] answers: {step.state.answers}", file=out)
+            return 0
         if step.notice:
             print(f"\n! {tr.gettext(step.notice)}", file=out)
         preamble = ""
@@ -129,9 +133,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
         print(format_screen(step.screen, tr, preamble), file=out)
         if step.screen.action == "handoff":
             match, note = recipient
-            if match is None:  # the bot sends nothing, and says so
-                print(f"\n! {tr.gettext(texts.NO_ASSOCIATION)}", file=out)
-            else:
+            if match is not None:
                 card = plain(handoff.contact_card(match.candidate, tr))
                 print("\n" + "\n\n".join(filter(None, [sample_code_lines(tr), card, note])), file=out)
         if step.screen.action in ("handoff", "end"):
