@@ -135,13 +135,20 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     return person_lines(lines, tr)
 
 
-def association_block(match: Match | None, tr: Translator, *, sidestepped: bool = False) -> str:
+def no_association(departement: str | None) -> str:
+    """Why nothing can be sent: no place was given, or none can receive requests now."""
+    return texts.NO_ASSOCIATION if departement else texts.NO_PLACE
+
+
+def association_block(
+    match: Match | None, tr: Translator, *, sidestepped: bool = False, departement: str | None = None
+) -> str:
     """What the consent screen says about where the notice would go: the recipient.
     `sidestepped`: a nearer one declined or passed on this person's earlier request, so is
-    not offered."""
+    not offered. `departement`: the person's, None when they gave no place (hence no match)."""
     _ = tr.gettext
     if match is None:
-        return f"<i>{escape(_(texts.NO_ASSOCIATION))}</i>"
+        return f"<i>{escape(_(no_association(departement)))}</i>"
     lines = [f"<i>{escape(_(texts.ASSOCIATION_NEXT))}</i>"] if sidestepped else []
     if not sidestepped and not match.covers:
         lines.append(f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>")
@@ -254,7 +261,9 @@ def consent_block(
 ) -> str:
     """Above the consent question: everything the notice will carry, then who receives it."""
     shown = "\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values())
-    recipient = association_block(match, tr, sidestepped=sidestepped)
+    departement = answers.get("departement")
+    placed = departement if isinstance(departement, str) else None
+    recipient = association_block(match, tr, sidestepped=sidestepped, departement=placed)
     return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{recipient}"
 
 

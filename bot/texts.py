@@ -123,6 +123,11 @@ NO_ASSOCIATION = N_(
     "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. "
     "En danger, appuyez sur « Urgence »."
 )
+# When the person gave no place ("Je préfère ne pas le dire"): no association can be chosen.
+NO_PLACE = N_(
+    "Sans ville ni département, nous ne pouvons pas choisir d'association. Rien n'a été envoyé. "
+    "Vous pouvez recommencer et donner un lieu. En danger, appuyez sur « Urgence »."
+)
 YOUR_CODE = N_("Votre code :")
 YOUR_REFERENCE = N_("Référence à donner si vous appelez l'association ou allez la voir : {reference}")
 PHONE = N_("Téléphone :")

@@ -112,5 +112,5 @@ def test_with_no_association_to_offer_nothing_reads_as_sent(tmp_path: Path) -> N
     skipped_place = "1\n1\n2\n8\n1\n1\n2\n1\n"
     out = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin=skipped_place).stdout
     pressed = after(out, "Do you want to send it?")
-    assert "No association can receive requests right now. Nothing has been sent." in pressed, pressed
+    assert "we cannot choose an association. Nothing has been sent." in pressed, pressed
     assert "It is sent" not in pressed, pressed

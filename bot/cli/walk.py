@@ -119,7 +119,9 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
     recipient: tuple[Match | None, str] = (None, SAMPLE_ASSOCIATION_NOTE)
     while True:
         if step.screen.action == "handoff" and recipient[0] is None:  # the bot sends nothing, and says so
-            print(f"\n! {tr.gettext(texts.NO_ASSOCIATION)}", file=out)
+            placed = step.state.answers.get("departement")
+            why = handoff.no_association(placed if isinstance(placed, str) else None)
+            print(f"\n! {tr.gettext(why)}", file=out)
             print(f"\n[not sent] answers: {step.state.answers}", file=out)
             return 0
         if step.notice:

@@ -316,7 +316,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     skip = await skipped(turn)
     match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)
     if match is None:
-        turn.notices.append(texts.NO_ASSOCIATION)
+        turn.notices.append(handoff.no_association(departement))
         await show_current(turn, edit)
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
