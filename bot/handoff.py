@@ -222,7 +222,7 @@ def notice_lines(
 
     title = texts.NOTICE_PASSED_TITLE if passed else texts.NOTICE_TITLE
     lines = [NoticeLine(f"<b>{escape(_(title).format(ticket=ticket.id))}</b>", (TICKET,))]
-    shown_reference = _(texts.NOTICE_REFERENCE).format(reference=tr.isolate(reference(ticket)))
+    shown_reference = _(texts.NOTICE_REFERENCE).format(reference=reference(ticket))  # gettext isolates {reference}
     lines.append(NoticeLine(escape(shown_reference), (REFERENCE,)))
     if script.flag("danger", facts.answers):
         lines.append(NoticeLine(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>", flagged("danger")))

@@ -124,3 +124,13 @@ async def test_the_consent_names_the_language_as_the_picker_does(stack: Stack) -
     language = CATALOGS.get("pcm").gettext("Langue : {language}").format(language="Naija Pidgin")
     assert language in consent and "Píjin" not in consent, consent
     assert stack.fake.refused == []
+
+
+def test_the_reference_is_isolated_once_in_arabic() -> None:
+    """The Arabic catalogue's {reference} is already a left-to-right run that gettext isolates:
+    a second isolate around the value adds invisible characters a person may copy."""
+    from bot.cli.samples import SAMPLE_CODE, sample_ticket
+    from bot.conversation.turn import code_lines
+
+    shown = code_lines(CATALOGS.get("ar"), SAMPLE_CODE, sample_ticket())
+    assert f"{FSI}42-K7PX{PDI}" in shown and FSI + FSI not in shown, repr(shown)

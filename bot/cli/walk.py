@@ -98,8 +98,8 @@ def find_recipient(database_url: str, departement: str | None) -> tuple[Match | 
 
 def sample_code_lines(tr: Translator) -> str:
     """The sample code and reference, in the words the handoff screen uses, marked as a sample."""
-    _ = tr.gettext
-    shown_reference = _(texts.YOUR_REFERENCE).format(reference=tr.isolate(reference(sample_ticket())))
+    _ = tr.gettext  # it isolates {reference} in right-to-left text
+    shown_reference = _(texts.YOUR_REFERENCE).format(reference=reference(sample_ticket()))
     return f"{_(texts.YOUR_CODE)} {tr.isolate(SAMPLE_CODE)}  {SAMPLE_CODE_NOTE}\n{shown_reference}"
 
 
