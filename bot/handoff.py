@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from dialogs.engine import Engine, SummaryLine
 from dialogs.i18n import Catalogs, Translator
+from dialogs.languages import own_name
 from storage import stats
 from storage.codes import masked
 from storage.db import in_transaction
@@ -88,13 +90,21 @@ class DirectoryCache:
     ) -> Match | None:
         """The nearest association able to receive a notice now, from the département's point,
         other than those in `exclude`."""
-        point = places().point(departement) if departement else None
-        return nearest(await self.candidates(fresh), departement, point, today(), exclude)
+        return match_for(await self.candidates(fresh), departement, exclude)
 
     async def skipped_nearer(self, departement: str | None, skip: frozenset[str]) -> bool:
         """Whether, but for `skip`, one of them would have been offered."""
         match = await self.find_match(departement)
         return match is not None and match.candidate.slug in skip
+
+
+def match_for(
+    candidates: Sequence[Candidate], departement: str | None, exclude: frozenset[str] = frozenset()
+) -> Match | None:
+    """The association to offer among `candidates`, measured from the département's reference
+    point: the bot keeps no place finer than the département."""
+    point = places().point(departement) if departement else None
+    return nearest(candidates, departement, point, today(), exclude)
 
 
 def distance_text(km: float, tr: Translator) -> str:
@@ -126,13 +136,20 @@ def contact_card(candidate: Candidate, tr: Translator) -> str:
     return person_lines(lines, tr)
 
 
-def association_block(match: Match | None, tr: Translator, *, sidestepped: bool = False) -> str:
+def no_association(departement: str | None) -> str:
+    """Why nothing can be sent: no place was given, or none can receive requests now."""
+    return texts.NO_ASSOCIATION if departement else texts.NO_PLACE
+
+
+def association_block(
+    match: Match | None, tr: Translator, *, sidestepped: bool = False, departement: str | None = None
+) -> str:
     """What the consent screen says about where the notice would go: the recipient.
     `sidestepped`: a nearer one declined or passed on this person's earlier request, so is
-    not offered."""
+    not offered. `departement`: the person's, None when they gave no place (hence no match)."""
     _ = tr.gettext
     if match is None:
-        return f"<i>{escape(_(texts.NO_ASSOCIATION))}</i>"
+        return f"<i>{escape(_(no_association(departement)))}</i>"
     lines = [f"<i>{escape(_(texts.ASSOCIATION_NEXT))}</i>"] if sidestepped else []
     if not sidestepped and not match.covers:
         lines.append(f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>")
@@ -174,6 +191,9 @@ class NoticeLine:
 
 
 def language_name(locale: str, tr: Translator) -> str:
+    """`locale` named in `tr`'s language; in its own language, by the name the picker shows."""
+    if locale == tr.locale:
+        return own_name(locale)
     return Locale.parse(locale).get_display_name(Locale.parse(tr.locale)) or locale
 
 
@@ -203,7 +223,7 @@ def notice_lines(
 
     title = texts.NOTICE_PASSED_TITLE if passed else texts.NOTICE_TITLE
     lines = [NoticeLine(f"<b>{escape(_(title).format(ticket=ticket.id))}</b>", (TICKET,))]
-    shown_reference = _(texts.NOTICE_REFERENCE).format(reference=tr.isolate(reference(ticket)))
+    shown_reference = _(texts.NOTICE_REFERENCE).format(reference=reference(ticket))  # gettext isolates {reference}
     lines.append(NoticeLine(escape(shown_reference), (REFERENCE,)))
     if script.flag("danger", facts.answers):
         lines.append(NoticeLine(f"<b>{escape(_(texts.NOTICE_DANGER))}</b>", flagged("danger")))
@@ -242,7 +262,9 @@ def consent_block(
 ) -> str:
     """Above the consent question: everything the notice will carry, then who receives it."""
     shown = "\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values())
-    recipient = association_block(match, tr, sidestepped=sidestepped)
+    departement = answers.get("departement")
+    placed = departement if isinstance(departement, str) else None
+    recipient = association_block(match, tr, sidestepped=sidestepped, departement=placed)
     return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{recipient}"
 
 

@@ -86,8 +86,8 @@ CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
 CONSENT_REFERENCE = N_("Une référence courte : vous la verrez après l'envoi.")
 RECIPIENT = N_("À cette association :")
 
-# Towns in several départements. Each button names one, then a hint a person recognises
-# ("93 Seine-Saint-Denis · Paris et environs"): by the kind storage.places.PlaceParser.hint gives.
+# Hints after a département, when a town is in several: a place a person recognises
+# ("93 Seine-Saint-Denis · Paris et environs"), by the kind storage.places.PlaceParser.hint gives.
 PLACE_HINTS = {
     # TRANSLATORS: after a département on a button: "93 Seine-Saint-Denis · Paris et environs". {place}: a town
     "near": N_("{place} et environs"),
@@ -122,6 +122,11 @@ DISTANCE_KM = N_("À environ {distance} km du centre de votre département.")
 NO_ASSOCIATION = N_(
     "Aucune association ne peut recevoir de demande pour le moment. Rien n'a été envoyé. "
     "En danger, appuyez sur « Urgence »."
+)
+# When the person gave no place ("Je préfère ne pas le dire"): no association can be chosen.
+NO_PLACE = N_(
+    "Sans ville ni département, nous ne pouvons pas choisir d'association. Rien n'a été envoyé. "
+    "Vous pouvez recommencer et donner un lieu. En danger, appuyez sur « Urgence »."
 )
 YOUR_CODE = N_("Votre code :")
 YOUR_REFERENCE = N_("Référence à donner si vous appelez l'association ou allez la voir : {reference}")

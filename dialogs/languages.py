@@ -31,9 +31,15 @@ NAMES = {"pcm": "Naija Pidgin"}
 
 
 @cache
+def own_name(locale: str) -> str:
+    """The language's own name as written inside a sentence ("français", "Naija Pidgin")."""
+    return NAMES.get(locale) or Locale.parse(locale).get_display_name() or locale
+
+
+@cache
 def autonym(locale: str) -> str:
-    """The language's own name ("română", "中文 (简体)"), never a flag."""
-    name = NAMES.get(locale) or Locale.parse(locale).get_display_name() or locale
+    """The language's own name ("Română", "中文 (简体)") as the picker shows it, never a flag."""
+    name = own_name(locale)
     return name[:1].upper() + name[1:]
 
 

@@ -16,6 +16,12 @@ PHONE_WIDTH = 34
 """Latin characters on one line of a Telegram message on a small phone."""
 SCREEN_LINES = 14
 """Lines a person reads before the buttons without scrolling: a screen's text fits in this."""
+CONSENT_LINES = 36
+"""The consent screen cannot fit `SCREEN_LINES`: the person must read everything the notice
+would carry, one line each (12 to 14 lines with two needs: answers, language, request number,
+reference), then who would receive it (name, town, contact details, how far: up to 10 lines),
+before saying yes. Measured at 25 to 36 lines in 2026-12 (two needs, the longest card); this
+limit keeps it from growing further."""
 BIDI_CONTROLS = re.compile("[\u200e\u200f\u2066-\u2069\u202a-\u202e]")
 """Direction marks and isolates take no room on screen."""
 

@@ -8,11 +8,16 @@ characters count two, words wrap whole, each line break starts a line, an empty 
 
 from __future__ import annotations
 
+import dataclasses
+
+from bot.cli.samples import SAMPLE_MATCH, sample_answers
+from bot.handoff import consent_block
 from bot.render import render_screen
 from dialogs.engine import State
 from dialogs.i18n import Catalogs
 from dialogs.loader import load_scripts
-from dialogs.phone_lines import PHONE_WIDTH, SCREEN_LINES, phone_lines
+from dialogs.phone_lines import CONSENT_LINES, PHONE_WIDTH, SCREEN_LINES, phone_lines
+from storage.directory.nearest import Match
 from tests.support.fake_telegram.parse_mode import parse_html
 
 CATALOGS = Catalogs()
@@ -57,3 +62,35 @@ def test_every_screen_fits_a_phone_before_its_buttons() -> None:
         f"{label}: {phone_lines(text)} lines" for label, _, text in screens() if phone_lines(text) > SCREEN_LINES
     ]
     assert too_long == [], f"more than {SCREEN_LINES} lines of {PHONE_WIDTH} characters"
+
+
+def consent_screens() -> list[tuple[str, str]]:
+    """(label, text as shown) of the consent screen as turn.show_step builds it: what would be
+    sent (one answer to each question, two needs) and the recipient, above the script's text.
+    The recipient's card at its longest: phone, website and hours, outside the person's
+    département (a line says so, and how far), or after a nearer one declined."""
+    loaded = SCRIPTS["orientation"]
+    engine = loaded.engine({})
+    screen = engine.render(State(script="orientation", version=loaded.version, node="consent"))
+    assert screen.shows_summary
+    answers = sample_answers(engine)
+    card = dataclasses.replace(SAMPLE_MATCH.candidate, hours="lun.-ven. 9h-17h, sam. 10h-12h")
+    matches = {"in": (SAMPLE_MATCH, False), "outside": (Match(card, 26.3, covers=False), False)}
+    matches["next"] = (Match(card, 126.3, covers=False), True)
+    shown = []
+    for locale in CATALOGS.locales:
+        tr = CATALOGS.get(locale)
+        for where, (match, sidestepped) in matches.items():
+            preamble = consent_block(engine, answers, tr, match, sidestepped=sidestepped)
+            rendered = render_screen(screen, tr, loaded.version, None, preamble)
+            shown.append((f"consent ({where}):{locale}", parse_html(rendered.text)[0]))
+    return shown
+
+
+def test_the_consent_screen_as_shown_keeps_within_its_own_limit() -> None:
+    """Not one phone screen (see CONSENT_LINES for why), but no longer than today's."""
+    lines = {label: phone_lines(text) for label, text in consent_screens()}
+    assert len(lines) == 3 * len(CATALOGS.locales)
+    assert max(lines.values()) > SCREEN_LINES, "the summary and the card are in the measure"
+    too_long = [f"{label}: {count} lines" for label, count in lines.items() if count > CONSENT_LINES]
+    assert too_long == [], f"more than {CONSENT_LINES} lines of {PHONE_WIDTH} characters"

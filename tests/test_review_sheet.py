@@ -155,12 +155,11 @@ def test_every_text_of_the_bot_is_in_exactly_one_named_group() -> None:
 
     groups = text_groups()
     found = [m for g in groups for m in g.msgids]
-    declared = [
-        m[0] if isinstance(m, tuple) else m
-        for k, v in vars(texts).items()
-        if k.isupper() and isinstance(v, (str, tuple, dict))
-        for m in (v.values() if isinstance(v, dict) else [v])
-    ]
+    declared = []
+    for name, value in vars(texts).items():
+        if name.isupper() and isinstance(value, str | tuple | dict):  # msgids, (singular, plural), tables of msgids
+            values = value.values() if isinstance(value, dict) else [value]
+            declared += [v[0] if isinstance(v, tuple) else v for v in values]
     assert sorted(found) == sorted(declared)
     assert all(g.title[0].isupper() and len(g.title) < 80 for g in groups)
     assert "Texts of the bot" not in [g.title for g in groups], "every text sits under a section comment"

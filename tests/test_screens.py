@@ -126,3 +126,24 @@ async def test_exit_texts_say_to_delete_the_chat_in_telegram(stack: Stack) -> No
     assert "effacez aussi cette conversation dans Telegram" in help_text, help_text
     menus = {c["command"]: c["description"] for c in stack.fake.commands[("all_private_chats", "fr")]}
     assert menus["exit"] == "Quitter vite et effacer nos messages"
+
+
+async def test_without_a_place_the_person_is_told_why_no_association(stack: Stack) -> None:
+    """ "Je préfère ne pas le dire" at the place question leaves no département, so no association
+    can be chosen: the person is told that, and how to give one, not that none can receive
+    requests "for now" (as if the service were down)."""
+    await enrolled_directory(stack)
+    user = stack.user()
+    await user.send("/start")
+    for label in ("J'ai compris", "Oui, je suis en sécurité", "18 ans ou plus", "Droits, papiers, séjour", "Valider"):
+        await user.press(label)
+    for label in ("Je préfère ne pas le dire", "Je les appelle ou je vais les voir", "Non"):
+        await user.press(label)
+    consent = user.last()["text"]
+    assert "pour le moment" not in consent and "Sans ville ni département" in consent, consent
+    await user.press("Oui, envoyer")
+    after = user.last()["text"]
+    assert "pour le moment" not in after and "Sans ville ni département" in after, after
+    await user.press("Non, ne pas envoyer")
+    assert "Recommencer" in [label for label, _ in user.buttons()], "starting again, as the text says, is one tap"
+    assert stack.fake.refused == []

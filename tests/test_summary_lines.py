@@ -112,3 +112,25 @@ async def test_arabic_lines_holding_only_a_french_name_align_right(stack: Stack)
     for screen in screens["fr"]:
         assert RLM not in screen, "left-to-right languages get no right-to-left mark"
     assert stack.fake.refused == []
+
+
+async def test_the_consent_names_the_language_as_the_picker_does(stack: Stack) -> None:
+    """A Pidgin speaker chose "Naija Pidgin" in the picker: the consent's language line says the
+    same, not CLDR's "Naijíriá Píjin", which nobody searching for Naija or Pidgin recognises."""
+    await enrolled_directory(stack)
+    user = stack.user(33_101, language_code="pcm")
+    await walk_in_danger_in(user, "pcm")
+    consent = user.last()["text"]
+    language = CATALOGS.get("pcm").gettext("Langue : {language}").format(language="Naija Pidgin")
+    assert language in consent and "Píjin" not in consent, consent
+    assert stack.fake.refused == []
+
+
+def test_the_reference_is_isolated_once_in_arabic() -> None:
+    """The Arabic catalogue's {reference} is already a left-to-right run that gettext isolates:
+    a second isolate around the value adds invisible characters a person may copy."""
+    from bot.cli.samples import SAMPLE_CODE, sample_ticket
+    from bot.conversation.turn import code_lines
+
+    shown = code_lines(CATALOGS.get("ar"), SAMPLE_CODE, sample_ticket())
+    assert f"{FSI}42-K7PX{PDI}" in shown and FSI + FSI not in shown, repr(shown)

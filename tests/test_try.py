@@ -93,3 +93,24 @@ def test_right_to_left_points_to_preview(tmp_path: Path) -> None:
     assert "right-to-left" in out and "/preview orientation ar" in out
     english = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin="q\n").stdout
     assert "right-to-left" not in english
+
+
+def test_the_sample_association_is_placed_truthfully(tmp_path: Path) -> None:
+    """The sample sits in Montpellier (34). A person in Seine-Saint-Denis (93) is not told it
+    works in their département: the preview says what the bot would say with the sample as
+    the directory's only association, how far from the centre of their département."""
+    out = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin=TO_HANDOFF).stdout
+    consent = after(out, "What will be sent").split("Do you want to send it?")[0]
+    assert "Département: 93" in consent and "Montpellier" in consent
+    assert "It works in your département." not in consent, consent
+    assert "No association covers your département" in consent and "km from the centre" in consent, consent
+
+
+def test_with_no_association_to_offer_nothing_reads_as_sent(tmp_path: Path) -> None:
+    """No place given, so no association: the bot keeps the consent screen with a notice that
+    nothing was sent; the preview does not show "It is sent" first."""
+    skipped_place = "1\n1\n2\n8\n1\n1\n2\n1\n"
+    out = passerelle(tmp_path, tmp_path / "none.sqlite3", "try", "--lang", "en", stdin=skipped_place).stdout
+    pressed = after(out, "Do you want to send it?")
+    assert "we cannot choose an association. Nothing has been sent." in pressed, pressed
+    assert "It is sent" not in pressed, pressed

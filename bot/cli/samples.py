@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.handoff import match_for
 from dialogs.engine import Answers, Engine
 from storage.directory.nearest import Candidate, Match
 from storage.models import Ticket
@@ -30,6 +31,13 @@ SAMPLE_ASSOCIATION = Candidate(
 )
 """Made up, and marked so: the name says SAMPLE, the number and the site cannot be reached."""
 SAMPLE_MATCH = Match(SAMPLE_ASSOCIATION, distance_km=None, covers=True)
+"""The sample as offered in its own département (the review sheet's sample answers say 34)."""
+
+
+def sample_match(departement: str | None) -> Match | None:
+    """What the bot would offer were the sample the directory's only association: a person
+    elsewhere is told it is outside their département, and how far."""
+    return match_for((SAMPLE_ASSOCIATION,), departement)
 
 
 def sample_ticket() -> Ticket:

@@ -22,7 +22,8 @@ from storage.places import PlaceParser
 
 _SECTION = re.compile(r"[.:]( |$)")
 """A section comment's title ends at its first full stop or colon."""
-_MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = (?:N?P?_\(|\{)")
+_MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = (N?P?_\(|\{)")
+"""A text (`NAME = N_(`, `NAME = NP_(`) or a table of texts (`NAME = {`, its values msgids)."""
 
 
 def text_groups() -> list[TextGroup]:

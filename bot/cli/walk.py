@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import handoff, texts
-from bot.cli.samples import SAMPLE_CODE, SAMPLE_MATCH, sample_ticket
+from bot.cli.samples import SAMPLE_CODE, sample_match, sample_ticket
 from bot.config import load_settings
 from dialogs.engine import Screen, Step
 from dialogs.events import Event, EventOp, TextInput
@@ -79,7 +79,7 @@ def find_recipient(database_url: str, departement: str | None) -> tuple[Match | 
     directory (no database, or no association in it), the sample, and a note that says so."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
-        return SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE  # reading would create an empty database
+        return sample_match(departement), SAMPLE_ASSOCIATION_NOTE  # reading would create an empty database
 
     async def lookup() -> tuple[bool, Match | None]:
         engine = create_engine(database_url)
@@ -92,14 +92,14 @@ def find_recipient(database_url: str, departement: str | None) -> tuple[Match | 
     try:
         imported, match = asyncio.run(lookup())
     except (SQLAlchemyError, OSError):
-        return SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE
-    return (match, "") if imported else (SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE)
+        return sample_match(departement), SAMPLE_ASSOCIATION_NOTE
+    return (match, "") if imported else (sample_match(departement), SAMPLE_ASSOCIATION_NOTE)
 
 
 def sample_code_lines(tr: Translator) -> str:
     """The sample code and reference, in the words the handoff screen uses, marked as a sample."""
-    _ = tr.gettext
-    shown_reference = _(texts.YOUR_REFERENCE).format(reference=tr.isolate(reference(sample_ticket())))
+    _ = tr.gettext  # it isolates {reference} in right-to-left text
+    shown_reference = _(texts.YOUR_REFERENCE).format(reference=reference(sample_ticket()))
     return f"{_(texts.YOUR_CODE)} {tr.isolate(SAMPLE_CODE)}  {SAMPLE_CODE_NOTE}\n{shown_reference}"
 
 
@@ -116,8 +116,14 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
     database_url = load_settings().database_url
     engine = load_script(ORIENTATION).engine({"place": PlaceParser()})
     step: Step = engine.start()
-    recipient: tuple[Match | None, str] = (SAMPLE_MATCH, SAMPLE_ASSOCIATION_NOTE)
+    recipient: tuple[Match | None, str] = (None, SAMPLE_ASSOCIATION_NOTE)
     while True:
+        if step.screen.action == "handoff" and recipient[0] is None:  # the bot sends nothing, and says so
+            placed = step.state.answers.get("departement")
+            why = handoff.no_association(placed if isinstance(placed, str) else None)
+            print(f"\n! {tr.gettext(why)}", file=out)
+            print(f"\n[not sent] answers: {step.state.answers}", file=out)
+            return 0
         if step.notice:
             print(f"\n! {tr.gettext(step.notice)}", file=out)
         preamble = ""
@@ -129,9 +135,7 @@ def walk(lang: str | None, read: Callable[[str], str] = input, out: TextIO = sys
         print(format_screen(step.screen, tr, preamble), file=out)
         if step.screen.action == "handoff":
             match, note = recipient
-            if match is None:  # the bot sends nothing, and says so
-                print(f"\n! {tr.gettext(texts.NO_ASSOCIATION)}", file=out)
-            else:
+            if match is not None:
                 card = plain(handoff.contact_card(match.candidate, tr))
                 print("\n" + "\n\n".join(filter(None, [sample_code_lines(tr), card, note])), file=out)
         if step.screen.action in ("handoff", "end"):

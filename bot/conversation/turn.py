@@ -318,7 +318,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     match = await runtime.directory.find_match(departement, fresh=True, exclude=skip)
     if match is None:
         stats.no_association(runtime.db, departement, turn.tr.locale)
-        turn.notices.append(texts.NO_ASSOCIATION)
+        turn.notices.append(handoff.no_association(departement))
         await show_current(turn, edit)
         return
     if not await runtime.handoff_quota.take(turn.pseudonym):
@@ -346,7 +346,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
 def code_lines(tr: Translator, code: str, ticket: Ticket) -> str:
     """The code, which opens the mailbox and is the person's alone, and the reference the
     notice shows too, which opens nothing."""
-    ref = escape(tr.gettext(texts.YOUR_REFERENCE).format(reference=tr.isolate(reference(ticket))))
+    ref = escape(tr.gettext(texts.YOUR_REFERENCE).format(reference=reference(ticket)))  # gettext isolates {reference}
     return f"{escape(tr.gettext(texts.YOUR_CODE))} <b>{tr.isolate(code)}</b>\n{ref}"
 
 
