@@ -154,7 +154,7 @@ def association_block(
     if not sidestepped and not match.covers:
         lines.append(f"<i>{escape(_(texts.ASSOCIATION_OUTSIDE))}</i>")
     lines.append(f"<b>{escape(_(texts.RECIPIENT))}</b>")
-    lines.append(contact_card(match.candidate, tr))
+    lines.append(folded(contact_card(match.candidate, tr)))
     if match.covers:  # a distance inside one's own département says nothing true about the person
         lines.append(escape(_(texts.IN_YOUR_DEPARTEMENT)))
     elif match.distance_km is not None:
@@ -260,12 +260,20 @@ def consent_lines(engine: Engine, answers: dict[str, Any], tr: Translator) -> di
 def consent_block(
     engine: Engine, answers: dict[str, Any], tr: Translator, match: Match | None, *, sidestepped: bool = False
 ) -> str:
-    """Above the consent question: everything the notice will carry, then who receives it."""
-    shown = "\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values())
+    """Above the consent question: everything the notice will carry, then who receives it.
+    Both are folded, so the question stays on a small phone's screen: every line is in the
+    message, and one tap opens it (see `folded`)."""
+    shown = folded("\n".join(f"• {line}" for line in consent_lines(engine, answers, tr).values()))
     departement = answers.get("departement")
     placed = departement if isinstance(departement, str) else None
     recipient = association_block(match, tr, sidestepped=sidestepped, departement=placed)
-    return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n\n{recipient}"
+    return f"<b>{escape(tr.gettext(texts.SUMMARY_TITLE))}</b>\n{shown}\n{recipient}"
+
+
+def folded(html: str) -> str:
+    """Telegram's expandable quote: its first lines show (dialogs.phone_lines.FOLDED_LINES),
+    the rest opens with a tap on it. The text is all in the message, never behind a button."""
+    return f"<blockquote expandable>{html}</blockquote>"
 
 
 async def create_handoff(

@@ -16,12 +16,13 @@ PHONE_WIDTH = 34
 """Latin characters on one line of a Telegram message on a small phone."""
 SCREEN_LINES = 14
 """Lines a person reads before the buttons without scrolling: a screen's text fits in this."""
-CONSENT_LINES = 36
-"""The consent screen cannot fit `SCREEN_LINES`: the person must read everything the notice
-would carry, one line each (12 to 14 lines with two needs: answers, language, request number,
-reference), then who would receive it (name, town, contact details, how far: up to 10 lines),
-before saying yes. Measured at 25 to 36 lines in 2026-12 (two needs, the longest card); this
-limit keeps it from growing further."""
+CONSENT_LINES = 19
+"""The consent screen as it shows before any tap. Everything the notice would carry (12 to
+14 lines with two needs) and the recipient's card are folded quotes (bot.handoff.folded), so
+it shows 13 to 15 lines in 2026-12; 19 after a decline, when two lines say why another
+association is offered. Unfolded it takes 25 to 35: that is why it is folded."""
+FOLDED_LINES = 3
+"""Lines a folded (expandable) quote shows before a tap opens it, as Telegram draws it."""
 BIDI_CONTROLS = re.compile("[\u200e\u200f\u2066-\u2069\u202a-\u202e]")
 """Direction marks and isolates take no room on screen."""
 
@@ -64,3 +65,15 @@ def wrapped_lines(paragraph: str, width: int = PHONE_WIDTH) -> int:
 def phone_lines(text: str, width: int = PHONE_WIDTH) -> int:
     """Lines `text` takes on a phone `width` columns wide (see the module docstring)."""
     return sum(wrapped_lines(paragraph, width) for paragraph in text.strip("\n").split("\n"))
+
+
+def shown_lines(text: str, folded: list[tuple[int, int]], width: int = PHONE_WIDTH) -> int:
+    """Lines `text` shows before anything is tapped: each (start, end) slice of it, in code
+    points, is a folded quote and shows at most FOLDED_LINES. A quote is a block of its own."""
+    total, at = 0, 0
+    for start, end in sorted(folded):
+        total += phone_lines(text[at:start], width) if text[at:start].strip("\n") else 0
+        total += min(FOLDED_LINES, phone_lines(text[start:end], width))
+        at = end
+    rest = text[at:]
+    return total + (phone_lines(rest, width) if rest.strip("\n") else 0)

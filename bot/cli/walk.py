@@ -45,7 +45,7 @@ RTL_NOTE = (
     "in the wrong order). To check {language}, moderators use /preview orientation {locale} in Telegram, "
     "or `passerelle dialogs render --lang {locale} --format html`."
 )
-_TELEGRAM_TAG = re.compile(r"</?(?:b|i|code)>")
+_TELEGRAM_TAG = re.compile(r"</?(?:b|i|code|blockquote)(?: expandable)?>")
 
 
 def plain(html: str) -> str:
