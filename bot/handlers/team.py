@@ -3,8 +3,9 @@
 
 Only the group's administrators may: Telegram says who (getChatMember), and an
 administrator posting anonymously, as the group itself, counts. Anywhere else than an
-enrolled group these commands say how to enroll. Every answer speaks the association's
-`notice_locale`. Storage answers for this association only (storage.team); a handler wires.
+enrolled group these commands say how to enroll, except /help, which says nothing there.
+Every answer speaks the association's `notice_locale`. Storage answers for this
+association only (storage.team); a handler wires.
 """
 
 from __future__ import annotations
@@ -63,11 +64,15 @@ async def _is_admin(message: Message, bot: Bot) -> bool:
     return member.status in ADMINS
 
 
-async def _team(message: Message, bot: Bot, runtime: Runtime) -> tuple[Association, Translator] | None:
+async def _team(
+    message: Message, bot: Bot, runtime: Runtime, *, quiet_elsewhere: bool = False
+) -> tuple[Association, Translator] | None:
     """The association of this chat and its language, once the sender may act; or None,
-    after saying why not."""
+    after saying why not (unless `quiet_elsewhere` and no association enrolled this chat)."""
     async with runtime.db() as session:
         association = await association_of_chat(session, message.chat.id)
+    if association is None and quiet_elsewhere:
+        return None
     if association is None:
         await message.answer(escape(runtime.translator(None).gettext(texts.TEAM_NOT_ENROLLED)))
         return None
@@ -79,7 +84,8 @@ async def _team(message: Message, bot: Bot, runtime: Runtime) -> tuple[Associati
 
 
 async def on_help(message: Message, bot: Bot, runtime: Runtime) -> None:
-    team = await _team(message, bot, runtime)
+    """In a group no association enrolled, silent: /help there is for the group's other bots."""
+    team = await _team(message, bot, runtime, quiet_elsewhere=True)
     if team is not None:
         await message.answer(escape(team[1].gettext(texts.TEAM_HELP)))
 
