@@ -27,7 +27,7 @@ from bot.config import ConfigError, load_settings
 from dialogs.languages import PEOPLE_LOCALES
 from storage import stats
 from storage.db import sessions
-from storage.models import StatCounter
+from storage.models import StatCounter, Ticket
 from storage.places import places
 from storage.suppression import Cell, suppress
 from storage.tickets import purge
@@ -416,3 +416,22 @@ async def test_concurrent_counts_all_add_up(db: async_sessionmaker[AsyncSession]
         await asyncio.gather(*(one() for _ in range(20)))
     counted = {(r.attribute, r.value): r.count for r in await rows(db) if r.event == "quick_exit"}
     assert counted == {(stats.TOTAL, ""): 20, ("language", "bg"): 20}
+
+
+async def test_an_accept_pressed_twice_counts_once(stack: Stack) -> None:
+    from tests.support.handoff_fixtures import enrolled_directory
+    from tests.test_handoff import consent_and_send, wait_notice
+
+    directory = await enrolled_directory(stack)
+    person = stack.user(64_001)
+    await consent_and_send(person, "75011")
+    await wait_notice(stack, directory, "test-paris")
+    staff = directory.staff["test-paris"]
+    notice = staff.bot_messages()[-1]
+    async with stack.app.runtime.db() as session:
+        ticket_id = await session.scalar(select(Ticket.id))
+    for _ in range(2):
+        await staff.press_data(f"t:a:{ticket_id}", notice["message_id"])
+    assert await counter(stack, "handoff") == 1
+    assert await counter(stack, "accept") == 1
+    assert await counter(stack, "accept", "association", "test-paris") == 1
