@@ -15,7 +15,7 @@ import datetime as dt
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from html import escape
 from typing import TYPE_CHECKING
@@ -58,7 +58,7 @@ CHART_TITLES = {"carte_couverture": "Couverture des départements (au jour du ra
 CHARTS = ("demandes_par_mois", "langues", "besoins", "issues", "delai_acceptation", "carte_couverture")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Table:
     key: str
     title: str
@@ -229,12 +229,31 @@ def build(
             note="Comptés à chaque fois : une même personne peut en produire plusieurs.",
         )
     )
+    _hide_shared_totals(report, ["langues", "ages", "departements", *([] if departement else ["demandes_par_mois"])])
+    if not departement:
+        _hide_shared_totals(report, ["delai_acceptation"], also=("issues", OUTCOMES["accept"]))
     without = _sums(counts, "no_association", "departement")
     gaps = set(uncovered)
     for d in places.departements():
         wanted = without.get(d.code, 0) >= minimum  # a département with fewer shows as "none" only
         report.coverage[d.code] = "covered" if d.code not in gaps else "wanted" if wanted else "none"
     return report
+
+
+def _hide_shared_totals(report: Report, keys: list[str], also: tuple[str, str] | None = None) -> None:
+    """Tables that publish the same total: when one must hide it (storage.suppression), the
+    others would give it back, so each hides its total and every count it has; `also`, a
+    (table, label) cell equal to that total, is hidden too."""
+    tables = [t for t in report.tables if t.key in keys]
+    if not any(t.total is not None and t.total.hidden for t in tables):
+        return
+    for table in tables:
+        table.cells[:] = [c if c.hidden or not c.value else replace(c, hidden="complement") for c in table.cells]
+        if table.total is not None and not table.total.hidden:
+            table.total = replace(table.total, hidden="complement")
+    if also is not None:
+        cells = report.table(also[0]).cells
+        cells[:] = [replace(c, hidden=c.hidden or "complement") if c.label == also[1] and c.value else c for c in cells]
 
 
 # -- files --------------------------------------------------------------------
@@ -336,17 +355,18 @@ def methodology(minimum: int) -> list[str]:
     return [
         "Ce qui est compté : chaque demande transmise à une association, et ce qui lui arrive ensuite "
         "(acceptée, déclinée, transmise à une autre association, non remise), ainsi que les sorties rapides, "
-        "les écrans d'urgence affichés et les limites atteintes. Chaque événement ajoute un à des compteurs "
+        "les réponses des associations, les demandes sans association possible, les écrans d'urgence affichés et "
+        "les limites atteintes. Chaque événement ajoute un à des compteurs "
         "mensuels séparés : par département, par association, par langue, par besoin, par tranche d'âge, "
         "par suite donnée, par délai d'acceptation.",
-        "Ce qui n'est jamais enregistré : aucun nom, aucun identifiant Telegram, aucun texte écrit par une "
+        "Ce que ces compteurs n'enregistrent jamais : aucun nom, aucun identifiant Telegram, aucun texte écrit par une "
         "personne, aucun lieu plus précis que le département, aucune heure plus précise que le mois. Aucun "
         "compteur ne croise deux caractéristiques : on sait combien de demandes venaient d'un département, "
         "et combien étaient en roumain, jamais combien venaient d'un département en roumain.",
         f"Ce qui est masqué, et pourquoi : un nombre de 1 à {minimum - 1} s'affiche « < {minimum} », car un si "
         "petit nombre pourrait désigner une personne. Quand un total est publié, d'autres nombres sont aussi "
         "« masqués », les plus petits, pour qu'on ne puisse pas retrouver un nombre caché en soustrayant les "
-        "nombres visibles du total.",
+        "nombres visibles du total ; si cela ne suffit pas, le total est masqué lui aussi.",
         "Les compteurs sont conservés après la suppression des demandes. La couverture des départements est "
         "celle de l'annuaire au jour du rapport.",
     ]

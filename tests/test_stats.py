@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 import re
 import shutil
@@ -26,9 +27,9 @@ from bot.config import ConfigError, load_settings
 from dialogs.languages import PEOPLE_LOCALES
 from storage import stats
 from storage.db import sessions
-from storage.models import StatCounter
+from storage.models import StatCounter, Ticket
 from storage.places import places
-from storage.suppression import suppress
+from storage.suppression import Cell, suppress
 from storage.tickets import purge
 from tests.support.stack import Stack, running_stack
 from tests.support.stats_seed import in_month, seed
@@ -88,6 +89,60 @@ def test_a_total_minus_the_visible_cells_never_reveals_a_hidden_one() -> None:
             assert residue >= MINIMUM, f"{values}: the hidden counts add up to a small count"
             checked += 1
     assert checked > 100, "the tables exercised complementary suppression"
+
+
+def possible_values(cells: list[Cell], total: int, minimum: int) -> dict[str, tuple[float, float]]:
+    """What a reader can work out of each hidden count from the total, the visible counts and
+    the published rule: "< 5" is 1 to 4, "masqué" is 5 or more (a shown 0 is 0)."""
+    hidden = [c for c in cells if c.hidden]
+    residue = total - sum(c.value for c in cells if not c.hidden)
+    floor = {c.label: 1 if c.hidden == "small" else minimum for c in hidden}
+    cap = {c.label: minimum - 1 if c.hidden == "small" else math.inf for c in hidden}
+    out = {}
+    for c in hidden:
+        others = [o.label for o in hidden if o.label != c.label]
+        low = max(floor[c.label], residue - sum(cap[o] for o in others))
+        high = min(cap[c.label], residue - sum(floor[o] for o in others))
+        out[c.label] = (low, high)
+    return out
+
+
+EDGE_TABLES = [
+    {"ro": 5, "bg": 1},
+    {"ro": 5, "bg": 1, "ru": 0},
+    {"a": 4, "b": 4},
+    {"a": 4, "b": 4, "c": 0},
+    {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1},
+    {"a": 5, "b": 5, "c": 1},
+    {"a": 4, "b": 4, "c": 9, "d": 20},
+    {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1, "f": 30},
+    {"a": 5, "b": 1, "c": 40},
+]
+
+
+def test_no_hidden_count_can_be_worked_out_from_the_total_and_the_rule() -> None:
+    for values in [*EDGE_TABLES, *random_tables()]:
+        cells, total = suppress(values, MINIMUM, sum(values.values()))
+        assert total is not None
+        if total.hidden:
+            assert all(c.hidden or c.value == 0 for c in cells), f"{values}: a hidden total with visible counts"
+            continue
+        for label, (low, high) in possible_values(cells, total.value, MINIMUM).items():
+            assert low < high, f"{values}: {label} can only be {low}"
+
+
+def test_a_table_whose_total_would_reveal_a_count_hides_that_total_in_every_table() -> None:
+    counts = [
+        stats.Count("2026-03", "handoff", stats.TOTAL, "", 6),
+        stats.Count("2026-03", "handoff", "language", "ro", 5),
+        stats.Count("2026-03", "handoff", "language", "bg", 1),
+        stats.Count("2026-03", "handoff", "departement", "34", 6),
+        stats.Count("2026-03", "handoff", "age", "18_25", 6),
+    ]
+    made = report.build(counts, "2026-03", "2026-03", MINIMUM, places(), [])
+    shown = [c.shown(MINIMUM) for t in made.tables for c in [*t.cells, *([t.total] if t.total else [])]]
+    assert "6" not in shown, "6 requests, 5 in Romanian: the total gives the one in Bulgarian"
+    assert "< 5" in shown
 
 
 def test_stats_min_count_is_refused_below_three() -> None:
@@ -361,3 +416,22 @@ async def test_concurrent_counts_all_add_up(db: async_sessionmaker[AsyncSession]
         await asyncio.gather(*(one() for _ in range(20)))
     counted = {(r.attribute, r.value): r.count for r in await rows(db) if r.event == "quick_exit"}
     assert counted == {(stats.TOTAL, ""): 20, ("language", "bg"): 20}
+
+
+async def test_an_accept_pressed_twice_counts_once(stack: Stack) -> None:
+    from tests.support.handoff_fixtures import enrolled_directory
+    from tests.test_handoff import consent_and_send, wait_notice
+
+    directory = await enrolled_directory(stack)
+    person = stack.user(64_001)
+    await consent_and_send(person, "75011")
+    await wait_notice(stack, directory, "test-paris")
+    staff = directory.staff["test-paris"]
+    notice = staff.bot_messages()[-1]
+    async with stack.app.runtime.db() as session:
+        ticket_id = await session.scalar(select(Ticket.id))
+    for _ in range(2):
+        await staff.press_data(f"t:a:{ticket_id}", notice["message_id"])
+    assert await counter(stack, "handoff") == 1
+    assert await counter(stack, "accept") == 1
+    assert await counter(stack, "accept", "association", "test-paris") == 1

@@ -157,3 +157,35 @@ async def test_help_lists_the_commands_in_the_associations_language(stack: Stack
     for name in ("/tickets", "/pause", "/resume", "/stats", "/help"):
         assert name in answer
     assert "administrators" in answer, "in English, the association's language"
+
+
+async def test_team_commands_in_a_private_chat_tell_a_person_nothing_and_keep_their_help(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    staff = directory.staff["test-paris"]
+    stack.fake.set_admin(PARIS, staff.id)
+    person = stack.user(61_001, language_code="fr")
+    for text in ("/stats", "/pause", "/tickets", "/resume"):
+        await person.send(text)  # handled when it returns
+        for answer in [m.get("text", "") for m in person.bot_messages()]:
+            assert "Je ne connais pas cette commande" in answer, answer
+    assert await intake_open(stack, "test-paris")
+    assert await command(person, "/help") == await command(stack.user(61_002, language_code="fr"), "/help")
+
+
+async def test_a_button_forged_for_another_associations_ticket_is_refused(stack: Stack) -> None:
+    directory = await enrolled_directory(stack)
+    lyon = admin(stack, directory, "test-lyon")
+    await consent_and_send(stack.user(63_001), "75011")
+    await wait_notice(stack, directory, "test-paris")
+    async with stack.app.runtime.db() as session:
+        ticket_id = await session.scalar(select(Ticket.id))
+    await command(lyon, "/tickets")
+    for action in ("a", "d", "p", "r"):
+        await lyon.press_data(f"t:{action}:{ticket_id}", lyon.bot_messages()[-1]["message_id"])
+    async with stack.app.runtime.db() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.status not in ("accepted", "declined", "passed_on")
+        assert ticket.association_id == await session.scalar(
+            select(Association.id).where(Association.slug == "test-paris")
+        )
+    assert not [m for m in lyon.bot_messages() if "force_reply" in str(m.get("reply_markup", ""))]
