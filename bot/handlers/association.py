@@ -177,6 +177,13 @@ async def _done(
     await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
 
 
+async def on_unknown_button(callback: CallbackQuery, runtime: Runtime, callback_answer: CallbackAnswer) -> None:
+    """Forged data, or a kind of button that has no business in a group: answered, not left spinning."""
+    async with runtime.db() as session:
+        tr = await chat_translator(session, runtime, _chat_id(callback))
+    callback_answer.text = tr.gettext(texts.STALE_BUTTON)
+
+
 # -- staff replies --------------------------------------------------------------------
 
 
@@ -200,7 +207,7 @@ async def on_reply(message: Message, runtime: Runtime, bot: Bot) -> None:
 
 def build_router() -> Router:
     router = Router(name="association")
-    router.callback_query.filter(NoticeButton.filter(), OnLoop(F.message))
+    router.callback_query.filter(OnLoop(F.message))
     router.callback_query.middleware(CallbackAnswerMiddleware())
 
     router.message.register(on_enroll, Command("enroll"))
@@ -211,4 +218,5 @@ def build_router() -> Router:
     button(on_decline, NoticeButton.filter(F.action == NoticeAction.DECLINE))
     button(on_pass_on, NoticeButton.filter(F.action == NoticeAction.PASS_ON))
     button(on_reply_button, NoticeButton.filter(F.action == NoticeAction.REPLY))
+    button(on_unknown_button, OnLoop(F.message.chat.type != ChatType.PRIVATE))  # a person's are bot.handlers.private's
     return router
