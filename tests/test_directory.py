@@ -233,7 +233,7 @@ def candidate(slug: str, departements: str, lat: float, lon: float, **changes: o
         "enrolled": True,
     }
     fields.update(changes)
-    return Candidate(**fields)  # type: ignore[arg-type]
+    return Candidate(**fields)  # type: ignore[arg-type]  # fields given by name, as a test's overrides
 
 
 PARIS = (48.853, 2.349)
