@@ -86,8 +86,9 @@ CONSENT_TICKET = N_("Un numéro de demande et la version des questions.")
 CONSENT_REFERENCE = N_("Une référence courte : vous la verrez après l'envoi.")
 RECIPIENT = N_("À cette association :")
 
-# When a town is in several départements, each button names one, then a hint a person recognises
-# ("93 Seine-Saint-Denis · Paris et environs"): by the kind storage.places.PlaceParser.hint gives.
+# Hints after a département on a button. When a town is in several départements, each button
+# names one, then a hint a person recognises ("93 Seine-Saint-Denis · Paris et environs"): by
+# the kind storage.places.PlaceParser.hint gives.
 PLACE_HINTS = {
     # TRANSLATORS: after a département on a button: "93 Seine-Saint-Denis · Paris et environs". {place}: a town
     "near": N_("{place} et environs"),

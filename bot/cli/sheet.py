@@ -23,6 +23,9 @@ from storage.places import PlaceParser
 _SECTION = re.compile(r"[.:]( |$)")
 """A section comment's title ends at its first full stop or colon."""
 _MSGID = re.compile(r"([A-Z][A-Z0-9_]*) = N?P?_\(")
+_TABLE = re.compile(r"([A-Z][A-Z0-9_]*) = \{$")
+_ENTRY = re.compile(r'\s+"(\w+)": N_\(')
+"""A table of msgids (`PLACE_HINTS = {`), and one of its entries (`    "near": N_(`)."""
 
 
 def text_groups() -> list[TextGroup]:
@@ -30,13 +33,17 @@ def text_groups() -> list[TextGroup]:
     groups: dict[str, list[str]] = {}
     title = "Texts of the bot"
     previous = ""
+    table: re.Match[str] | None = None
     for line in inspect.getsource(texts).splitlines():
         if line.startswith("# ") and not line.startswith("# TRANSLATORS") and not previous.strip():
             title = _SECTION.split(line[2:], maxsplit=1)[0]
-        match = _MSGID.match(line)
+        table = _TABLE.match(line) or table
+        match, entry = _MSGID.match(line), _ENTRY.match(line)
         if match:
             value: Any = getattr(texts, match.group(1))
             groups.setdefault(title, []).append(value[0] if isinstance(value, tuple) else value)
+        elif entry and table:
+            groups.setdefault(title, []).append(getattr(texts, table.group(1))[entry.group(1)])
         previous = line
     return [TextGroup(name, tuple(msgids)) for name, msgids in groups.items()]
 
