@@ -14,7 +14,6 @@ from html import escape
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -25,10 +24,11 @@ from storage import stats
 from storage.codes import masked
 from storage.db import in_transaction
 from storage.directory.nearest import Candidate, Match, load_candidates, nearest
-from storage.models import Association, Ticket
+from storage.models import Ticket
 from storage.places import places
 from storage.tickets import (
     NewTicket,
+    association_by_slug,
     create_ticket,
     enrolled_chat,
     find_ticket,
@@ -344,7 +344,7 @@ async def pass_on(
     if match is None:
         return None
     previous = ticket.association
-    association = await session.scalar(select(Association).where(Association.slug == match.candidate.slug))
+    association = await association_by_slug(session, match.candidate.slug)
     if association is None:
         return None
     why = "unreachable" if unreachable else "timeout" if timed_out else "by_hand"

@@ -173,7 +173,7 @@ class OutboxSender:
         try:
             async with self.db() as session:
                 due = await seconds_until_due(session)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001  (a database hiccup: poll again, as the loop above does)
             return POLL_SECONDS
         return POLL_SECONDS if due is None else min(POLL_SECONDS, max(due, 0.05))
 

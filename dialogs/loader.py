@@ -121,7 +121,7 @@ def _schema_problem(name: str, raw: dict[str, Any], err: ErrorDetails) -> Proble
             node = None
         loc = loc[2:]
     field = ".".join(str(part) for part in loc) or "(node)"
-    return Problem(name, node, f"{field}: {err['msg']}", "see dialogs/README.md for the schema")
+    return Problem(name, node, f"{field}: {err['msg']}", "see dialogs/model.py for the schema")
 
 
 def check_script(script: Script, name: str, version: str, parsers: frozenset[str] = PARSER_NAMES) -> list[Problem]:

@@ -98,6 +98,17 @@ async def reject(
     session.add(_event("reject", script_id, subject, digest, moderator, note))
 
 
+async def approved_matching(session: AsyncSession, script_id: str, subject: str, digest_prefix: str) -> set[str]:
+    """The approved versions of a subject whose hash starts with `digest_prefix`: a rollback
+    goes ahead when there is exactly one."""
+    events = await history(session, script_id)
+    return {
+        e.digest
+        for e in events
+        if e.subject == subject and e.action == "approve" and e.digest.startswith(digest_prefix)
+    }
+
+
 async def rollback(
     session: AsyncSession, script_id: str, subject: str, digest: str, moderator: str, note: str = ""
 ) -> bool:

@@ -83,7 +83,7 @@ async def create_ticket(session: AsyncSession, new: NewTicket, notice: Callable[
     existing = await session.scalar(select(Ticket).where(Ticket.code_hash == code_hash(new.code)))
     if existing is not None:
         return existing
-    association = await session.scalar(select(Association).where(Association.slug == new.association_slug))
+    association = await association_by_slug(session, new.association_slug)
     if association is None:
         raise LookupError(f"unknown association {new.association_slug!r}")
     chat = await enrolled_chat(session, association.id)
@@ -225,6 +225,10 @@ async def reply_to_message(session: AsyncSession, chat_id: int, message_id: int,
     if ticket_id is None:
         return Refusal("gone")
     return await add_reply(session, ticket_id, chat_id, body)
+
+
+async def association_by_slug(session: AsyncSession, slug: str) -> Association | None:
+    return await session.scalar(select(Association).where(Association.slug == slug))
 
 
 async def association_of_chat(session: AsyncSession, chat_id: int) -> Association | None:

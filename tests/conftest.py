@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.logs import setup_logging
+from storage.db import create_engine, sessions, upgrade
 from tests.support.backends import (
     BACKENDS,
     SERVERS_MISSING,
@@ -40,6 +42,21 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture
 def database_url(backend: Backend) -> str:
     return backend.database_url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The backend's database, migrated to the latest schema, without a bot."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with sessions(engine)() as session:
+        yield session
 
 
 @pytest.fixture

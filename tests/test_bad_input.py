@@ -91,7 +91,21 @@ async def test_unknown_command(stack: Stack) -> None:
     await still_going(user)
 
 
-@pytest.mark.parametrize("data", ["garbage", "x:y", "deadbeef:c:safety:safe", "0:z:safety:safe", "lang:tlh", "é" * 20])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "garbage",
+        "x:y",
+        "deadbeef:c:safety:safe",
+        "0:z:safety:safe",
+        "lang:tlh",
+        "é" * 20,
+        "lang:" + "f" * 59,  # 64 bytes
+        "m:nope",
+        "t:a:١",  # a staff button, unicode digits, in a private chat
+        "mod:a:script:0123abcd",  # a moderator's button, pressed by someone who is not one
+    ],
+)
 async def test_forged_button_data(stack: Stack, data: str) -> None:
     user = await at_safety_question(stack)
     screen = user.last()

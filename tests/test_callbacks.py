@@ -102,7 +102,7 @@ async def test_a_pass_on_is_answered_in_the_language_of_the_chat_that_pressed(st
     assert english != texts.NOTICE_PASSED
     assert last_answer(stack) == english
     async with stack.app.runtime.db() as session:
-        assert (await session.get(Ticket, ticket_id)).tried[-1] != "test-paris"  # type: ignore[union-attr]
+        assert (await session.get(Ticket, ticket_id)).tried[-1] != "test-paris"  # type: ignore[union-attr]  # the ticket was read just above
 
 
 async def test_answers_in_a_chat_no_association_holds_use_the_default_locale(
@@ -139,3 +139,35 @@ async def test_notice_buttons_are_labelled_from_the_catalogue_served_now(stack: 
     notice = next(m for m in staff.bot_messages() if m.get("reply_markup"))
     labels = [label for label, _data in staff.buttons(notice)]
     assert "✅ Take it" in labels, labels
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "t:a:١٢٣",  # Arabic-Indic digits
+        "t:a:-1",
+        "t:a:" + "9" * 58,  # 64 bytes
+        "t:z:1",
+        "x",  # a person's quick exit, pressed in a group
+        "mod:a:script:0123abcd",
+        "m:check",
+        "garbage",
+    ],
+)
+async def test_forged_button_data_in_an_association_chat_gets_a_kind_answer(stack: Stack, data: str) -> None:
+    """A press nothing reads, in a group, used to get no answer at all: a spinner, then nothing."""
+    directory = await enrolled_directory(stack)
+    await consent_and_send(stack.user())
+    staff = directory.staff["test-paris"]
+    await stack.fake.wait_for(lambda: any(m.get("reply_markup") for m in staff.bot_messages()), timeout=10)
+    notice = next(m for m in staff.bot_messages() if m.get("reply_markup"))
+    await staff.press_data(data, notice["message_id"])
+    assert stack.fake.unanswered_callback_queries() == []
+    assert last_answer(stack) == texts.STALE_BUTTON
+    async with stack.app.runtime.db() as session:
+        ticket = await session.scalar(select(Ticket))
+    assert ticket is not None and ticket.status in ("sent", "delivered") and ticket.tried == ["test-paris"], (
+        "nothing changed"
+    )
+    assert staff.buttons(staff.chat_state.messages[notice["message_id"]]) == staff.buttons(notice)
+    assert stack.fake.refused == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cli.associations import add_parser, run
 from storage.coverage import ENDING_WITHIN_DAYS, audit, warnings_due
-from storage.db import create_engine, sessions, upgrade
+from storage.db import sessions
 from storage.directory.csvfile import import_csv
 from storage.directory.enrollment import create_enrollment_code, enroll
 from storage.models import Association
@@ -32,20 +31,6 @@ EVERYWHERE = " ".join(d.code for d in places().departements())
 
 def csv_bytes(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with sessions(engine)() as session:
-        yield session
 
 
 async def enrolled(session: AsyncSession, slug: str, chat_id: int) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cli.associations import add_parser, run
-from storage.db import create_engine, sessions, upgrade
+from storage.db import sessions
 from storage.directory.csvfile import COLUMNS, DirectoryErrors, export_csv, import_csv, list_associations
 from storage.directory.enrollment import UnknownAssociation, create_enrollment_code, enroll, unenroll
 from storage.directory.nearest import Candidate, load_candidates, nearest
@@ -36,20 +35,6 @@ def csv_bytes(*lines: str) -> bytes:
 
 
 VALID = csv_bytes(HEADER, NORD, SUD, CORSE)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with sessions(engine)() as session:
-        yield session
 
 
 async def errors_of(session: AsyncSession, data: bytes) -> list[str]:
@@ -248,7 +233,7 @@ def candidate(slug: str, departements: str, lat: float, lon: float, **changes: o
         "enrolled": True,
     }
     fields.update(changes)
-    return Candidate(**fields)  # type: ignore[arg-type]
+    return Candidate(**fields)  # type: ignore[arg-type]  # fields given by name, as a test's overrides
 
 
 PARIS = (48.853, 2.349)

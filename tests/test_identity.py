@@ -25,7 +25,7 @@ def secrets_of(person: dict[str, object]) -> list[str]:
 
 async def test_no_identity_in_database_state_or_logs(stack: Stack) -> None:
     for person in PEOPLE:
-        user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
+        user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]  # a person's identity fields, passed by name
         await walk_to_consent(user, "fr", postcode="75012")
         await user.send_message(contact={"phone_number": "+33698765432", "first_name": "Zorbalina"})
         await user.send_message(**CONTENT["sticker"])
@@ -83,7 +83,7 @@ async def test_no_identity_in_tickets_replies_or_outbox(stack: Stack) -> None:
 
     directory = await enrolled_directory(stack)
     person = PEOPLE[0]
-    user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]
+    user = stack.user(**person, language_code="fr")  # type: ignore[arg-type]  # a person's identity fields, passed by name
     await walk_to_consent(user, "fr", postcode="75012")  # chooses the mailbox
     await user.press("Oui, envoyer")
     code = user.last()["text"].split("Votre code :")[1].split()[0]

@@ -92,3 +92,15 @@ def test_version_is_a_content_hash() -> None:
     reindented = parse_script(HEADER + "  - id: a\n    kind: action\n    action: end\n    text: Fin\n", "t.yaml")
     changed = parse_script(HEADER + "  - {id: a, kind: action, action: end, text: Fin.}\n", "t.yaml")
     assert one.digest == reindented.digest != changed.digest
+
+
+def test_a_schema_error_points_to_a_file_that_exists() -> None:
+    """The hint named dialogs/README.md, which never existed."""
+    import re
+    from pathlib import Path
+
+    found = problems("  - {id: a, kind: choice, text: Q, colour: red}\n")
+    named = [m for p in found for m in re.findall(r"see (\S+) for the schema", p)]
+    assert named, found
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / path).is_file() for path in named), named

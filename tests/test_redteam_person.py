@@ -55,7 +55,9 @@ async def test_start_again_at_once_after_an_exit_keeps_the_new_screen(stack: Sta
     assert apologies(user) == []
 
 
-@pytest.mark.parametrize("data", ["m:page:-1", "m:page:abc", "m:page:99999999999", "m:page:", "m:page:1\n"])
+@pytest.mark.parametrize(
+    "data", ["m:page:-1", "m:page:abc", "m:page:99999999999", "m:page:", "m:page:1\n", "m:page:١", "m:page:²"]
+)
 async def test_forged_page_numbers_are_refused_or_clamped(stack: Stack, data: str) -> None:
     user, staff, prompt, _code = await accepted_ticket(stack)
     await staff.send("Bonjour, nous sommes là.", reply_to_message=prompt)

@@ -80,7 +80,7 @@ async def restarted(stack: Stack, secret: str) -> AsyncIterator[App]:
     await stack.app.stop()
     app = await App.create(make_settings(stack.backend, stack.fake.base_url, passerelle_secret=secret))
     if stack.state.redis is None:
-        app.dispatcher.storage._records.update(kept)  # type: ignore[attr-defined]
+        app.dispatcher.storage._records.update(kept)  # type: ignore[attr-defined]  # the memory storage's private records, to replay an old state
     task = asyncio.create_task(app.run_polling(handle_as_tasks=False, handle_signals=False))
     await stack.fake.wait_for(lambda: stack.fake.polls > 0)
     try:

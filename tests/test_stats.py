@@ -34,7 +34,6 @@ from storage.tickets import purge
 from tests.support.stack import Stack, running_stack
 from tests.support.stats_seed import in_month, seed
 from tests.support.walks import CATALOGS, walk_to_consent
-from tests.test_coverage import engine  # noqa: F401  (a fixture: the migrated database)
 
 MINIMUM = 5
 REQUESTS = 160

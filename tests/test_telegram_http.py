@@ -52,7 +52,7 @@ async def aiohttp_server(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp does not expose the bound port otherwise
     scheme = "https" if ssl_context else "http"
     try:
         yield f"{scheme}://localhost:{port}", ports
@@ -299,7 +299,7 @@ async def test_the_session_raises_what_aiogram_raises(fake: FakeTelegram) -> Non
         sent = await bot.send_message(user.id, "<b>Question</b>", reply_markup=keyboard, parse_mode="HTML")
         assert sent.text == "Question" and sent.reply_markup is not None
         assert sent.reply_markup.inline_keyboard[0][0].callback_data == "y"
-        assert bot.session._session is None, "JSON calls never open aiohttp's session"  # type: ignore[attr-defined]
+        assert bot.session._session is None, "JSON calls never open aiohttp's session"  # type: ignore[attr-defined]  # aiogram's private attribute, read to prove it stays unused
     assert LeanSession(limit=5).http.limit == 5
     async with raw_server([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!"]) as url, session_bot(url) as bot:
         with pytest.raises(ClientDecodeError):

@@ -171,10 +171,7 @@ async def _approve(db: async_sessionmaker[AsyncSession], args: argparse.Namespac
 async def _rollback(db: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> int:
     subject = args.lang or approvals.SCRIPT
     async with db.begin() as session:
-        events = [
-            e for e in await approvals.history(session, args.script) if e.subject == subject and e.action == "approve"
-        ]
-        matches = {e.digest for e in events if e.digest.startswith(args.to)}
+        matches = await approvals.approved_matching(session, args.script, subject, args.to)
         if len(matches) != 1:
             print(
                 f"passerelle: {args.to} names {len(matches)} approved versions of {args.script}/{subject}",

@@ -195,6 +195,13 @@ def _acts_on(button: InlineKeyboardButton, ticket_id: int) -> bool:
         return False
 
 
+async def on_unknown_button(callback: CallbackQuery, runtime: Runtime, callback_answer: CallbackAnswer) -> None:
+    """Forged data, or a kind of button that has no business in a group: answered, not left spinning."""
+    async with runtime.db() as session:
+        tr = await chat_translator(session, runtime, _chat_id(callback))
+    callback_answer.text = tr.gettext(texts.STALE_BUTTON)
+
+
 # -- staff replies --------------------------------------------------------------------
 
 
@@ -218,7 +225,7 @@ async def on_reply(message: Message, runtime: Runtime, bot: Bot) -> None:
 
 def build_router() -> Router:
     router = Router(name="association")
-    router.callback_query.filter(NoticeButton.filter(), OnLoop(F.message))
+    router.callback_query.filter(OnLoop(F.message))
     router.callback_query.middleware(CallbackAnswerMiddleware())
 
     router.message.register(on_enroll, Command("enroll"))
@@ -229,4 +236,5 @@ def build_router() -> Router:
     button(on_decline, NoticeButton.filter(F.action == NoticeAction.DECLINE))
     button(on_pass_on, NoticeButton.filter(F.action == NoticeAction.PASS_ON))
     button(on_reply_button, NoticeButton.filter(F.action == NoticeAction.REPLY))
+    button(on_unknown_button, OnLoop(F.message.chat.type != ChatType.PRIVATE))  # a person's are bot.handlers.private's
     return router

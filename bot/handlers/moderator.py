@@ -124,12 +124,7 @@ async def on_rollback(
     assert callback.from_user is not None  # the router's filter
     subject = callback_data.subject
     async with runtime.db.begin() as session:
-        approved = {
-            e.digest
-            for e in await approvals.history(session, SCRIPT_ID)
-            if e.subject == subject and e.action == "approve"
-        }
-        digests = [d for d in approved if d.startswith(callback_data.digest)]
+        digests = list(await approvals.approved_matching(session, SCRIPT_ID, subject, callback_data.digest))
         done = len(digests) == 1 and await approvals.rollback(
             session, SCRIPT_ID, subject, digests[0], f"telegram:{callback.from_user.id}"
         )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import codes, outbox
 from storage.models import Association, EnrolledChat, EnrollmentCode, now
+from storage.tickets import association_by_slug
 
 ENROLLMENT_LENGTH = 10
 """50 random bits, single use, 48 hours: a plain sha256 leaves nothing practical to guess."""
@@ -33,7 +34,7 @@ def _enrollment_hash(code: str) -> str | None:
 
 
 async def _association(session: AsyncSession, slug: str) -> Association:
-    association = await session.scalar(select(Association).where(Association.slug == slug))
+    association = await association_by_slug(session, slug)
     if association is None:
         raise UnknownAssociation(slug)
     return association

@@ -30,7 +30,7 @@ class Stack:
     backend: Backend
 
     def user(self, user_id: int = 10_001, **kwargs: object) -> FakeUser:
-        return FakeUser(self.fake, user_id, **kwargs)  # type: ignore[arg-type]
+        return FakeUser(self.fake, user_id, **kwargs)  # type: ignore[arg-type]  # FakeUser's keyword arguments, passed through
 
     async def deletions_done(self, timeout: float = 15) -> None:
         """Until the quick exits and erasures running in the background are over (polled: a

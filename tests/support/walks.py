@@ -32,7 +32,7 @@ async def walk_to_consent(user: FakeUser, locale: str = "fr", postcode: str = "7
 def french_leftovers(texts: list[str], locale: str) -> list[str]:
     """French source strings shown to a person whose language has a translation for them."""
     translator = CATALOGS.get(locale)
-    catalog = translator.translations._catalog  # type: ignore[attr-defined]
+    catalog = translator.translations._catalog  # type: ignore[attr-defined]  # gettext's private catalogue: the only list of a translation's msgids
     sources = [m for m, t in catalog.items() if isinstance(m, str) and m and t != m and len(m) > 3]
     return [s for s in sources for text in texts if s in text]
 

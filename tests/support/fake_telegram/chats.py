@@ -174,7 +174,7 @@ class Chats:
     def _get_chat_member(self, _spec: MethodSpec, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))
         user_id = params.get("user_id")
-        user = self._bot_from if user_id == self._bot_from["id"] else chat.members.get(user_id)  # type: ignore[arg-type]
+        user = self._bot_from if user_id == self._bot_from["id"] else chat.members.get(user_id)  # type: ignore[arg-type]  # a missing id finds no member, as in Telegram
         if user is None:
             unknown = {"id": user_id, "is_bot": False, "first_name": ""}
             return {**self.spec.stub("ChatMemberLeft"), "user": unknown}

@@ -80,7 +80,7 @@ class Faults:
         faults = self._faults.get(name)
         for fault in faults or ():
             if fault.chat_id is None or str(fault.chat_id) == str(params.get("chat_id")):
-                faults.remove(fault)  # type: ignore[union-attr]
+                faults.remove(fault)  # type: ignore[union-attr]  # the fault list exists: the fault was found in it
                 return fault
         return None
 

@@ -180,7 +180,7 @@ class Messages:
     def _bot_message(self, params: JSON, missing: str) -> tuple[ChatState, JSON]:
         """The bot's own message named by chat_id/message_id, or ``missing``."""
         chat = self._not_migrated(self._chat(params.get("chat_id")))
-        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]  # a missing id finds nothing, as in Telegram
         if message is None or message.get("from", {}).get("id") != self._bot_from["id"]:
             raise bad_request(missing)
         return chat, message
@@ -268,7 +268,7 @@ class Messages:
 
     def _delete_message(self, _spec: MethodSpec, params: JSON) -> bool:
         chat = self._not_migrated(self._chat(params.get("chat_id")))
-        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]  # a missing id finds nothing, as in Telegram
         if message is None:
             raise bad_request("message to delete not found")
         if self.now() - message["date"] > DELETE_WINDOW_SECONDS:
@@ -290,7 +290,7 @@ class Messages:
 
     def _copy_content(self, params: JSON, missing: str) -> JSON:
         source_chat = self._chat(params.get("from_chat_id"))
-        source = source_chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        source = source_chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]  # a missing id finds nothing, as in Telegram
         if source is None:
             raise bad_request(missing)
         return source
