@@ -373,7 +373,7 @@ MODERATOR = 70_015
 
 
 async def test_report_command_sends_the_charts_to_a_moderator_only(backend: object, captured_logs: io.StringIO) -> None:
-    async with running_stack(backend, captured_logs, moderator_ids=str(MODERATOR)) as stack:  # type: ignore[arg-type]
+    async with running_stack(backend, captured_logs, moderator_ids=str(MODERATOR)) as stack:  # type: ignore[arg-type]  # read from the environment as a string
         await seed(stack.app.runtime.db, [stats.current_month()], requests=40)
         stranger = stack.user(MODERATOR + 1, language_code="fr")
         await stranger.send("/report")

@@ -77,7 +77,7 @@ def in_month(month: str) -> Iterator[None]:
 
 def _pick(rng: random.Random, weights: dict[str | None, int] | dict[str, int]) -> str | None:
     keys = list(weights)
-    return rng.choices(keys, weights=[weights[k] for k in keys])[0]  # type: ignore[index]
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]  # type: ignore[index]  # keys are the table's own
 
 
 async def _directory(db: async_sessionmaker[AsyncSession]) -> None:
@@ -147,7 +147,7 @@ async def _fate(session: AsyncSession, rng: random.Random, seeded: Seeded, ticke
         assert created is not None
         earlier = created - dt.timedelta(hours=hours)  # as if made that long ago
         await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(created_at=earlier))
-        result = await decide(session, ticket_id, CHATS[slug], fate)  # type: ignore[arg-type]
+        result = await decide(session, ticket_id, CHATS[slug], fate)  # type: ignore[arg-type]  # the seeded fates are accept or decline
         assert isinstance(result, Ticket), result
     seeded.events[fate] += 1
     seeded.by_association[fate, slug] += 1

@@ -178,7 +178,7 @@ class Chats:
         if user is None:
             unknown = {"id": user_id, "is_bot": False, "first_name": ""}
             return {**self.spec.stub("ChatMemberLeft"), "user": unknown}
-        status = chat.admins.get(user_id)  # type: ignore[arg-type]
+        status = chat.admins.get(user_id)  # type: ignore[arg-type]  # a missing id is no admin, as in Telegram
         if status == "administrator":
             # Bot API 10.3 added this right, which aiogram 3.31 requires; the vendored spec is 10.1.
             return {**self.spec.stub("ChatMemberAdministrator"), "can_send_welcome_messages": False, "user": user}
