@@ -1,4 +1,4 @@
-"""The middlewares of private chats: a `Turn` with its session, and button presses answered once."""
+"""The middlewares of private chats: a `Turn` with its memory, and button presses answered once."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from pydantic import ValidationError
 from bot import texts
 from bot.conversation.turn import Turn, erase
 from bot.runtime import Runtime
-from bot.state.memory import Session
+from bot.state.memory import Memory
 from bot.state.pseudonym import PseudonymKeyBuilder
 
 log = logging.getLogger(__name__)
 
 
 class TurnMiddleware(BaseMiddleware):
-    """Loads the session (under the pseudonym aiogram's FSM gives us), saves it if changed.
+    """Loads the memory (under the pseudonym aiogram's FSM gives us), saves it if changed.
 
     Registered on `dp.update` after aiogram's FSM middleware, so it runs inside the
     per-person lock: two quick taps are applied one after the other.
@@ -45,24 +45,24 @@ class TurnMiddleware(BaseMiddleware):
             return await handler(event, data)
         raw = await fsm.get_data()
         try:
-            session = Session.from_data(raw)
+            memory = Memory.from_data(raw)
         except ValidationError:
-            session = Session()  # unreadable state restarts cleanly
+            memory = Memory()  # unreadable state restarts cleanly
         user: User | None = data.get("event_from_user")
         keys = getattr(fsm.storage, "key_builder", None)
         pseudonym = keys.pseudonym(fsm.key) if isinstance(keys, PseudonymKeyBuilder) else ""
-        turn = Turn(self.runtime, data["bot"], chat.id, session, user.language_code if user else None, pseudonym)
-        if isinstance(keys, PseudonymKeyBuilder) and not session.unlock(lambda: keys.seal_key(fsm.key)):
-            session.state = None  # sealed for someone else, or under another secret: start again, kindly
+        turn = Turn(self.runtime, data["bot"], chat.id, memory, user.language_code if user else None, pseudonym)
+        if isinstance(keys, PseudonymKeyBuilder) and not memory.unlock(lambda: keys.seal_key(fsm.key)):
+            memory.state = None  # sealed for someone else, or under another secret: start again, kindly
             turn.notices.append(texts.EXPIRED)
         sent = sent_by_the_person(event)
         if isinstance(event, Update) and event.message is not None:
-            turn.session.track(event.message.message_id, int(event.message.date.timestamp()))
+            turn.memory.track(event.message.message_id, int(event.message.date.timestamp()))
         saved = raw
 
         async def save() -> None:
             nonlocal saved
-            new = turn.session.to_data()
+            new = turn.memory.to_data()
             if new != saved:
                 await fsm.set_data(new)
                 saved = new
@@ -78,8 +78,8 @@ class TurnMiddleware(BaseMiddleware):
                 if turn.leaving is not None:  # the state is reset first; then the deletion, which covers this message
                     self.runtime.erasures.quick_exit(turn.bot, turn.chat_id, turn.leaving)
                 else:
-                    if turn.session.spans:  # started again while an exit still deletes: it spares this
-                        self.runtime.erasures.began(turn.chat_id, turn.session.spans[0][0])
+                    if turn.memory.spans:  # started again while an exit still deletes: it spares this
+                        self.runtime.erasures.began(turn.chat_id, turn.memory.spans[0][0])
                     if sent is not None:
                         await erase(turn, sent)
 

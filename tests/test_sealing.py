@@ -6,7 +6,7 @@ import base64
 
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.state.memory import Session
+from bot.state.memory import Memory
 from bot.state.pseudonym import PseudonymKeyBuilder
 from bot.state.sealing import seal, unseal
 
@@ -42,23 +42,23 @@ def test_the_seal_key_is_neither_the_pseudonym_nor_shared_between_people() -> No
 
 
 def test_the_session_never_writes_the_code_in_clear() -> None:
-    session = Session(locale="fr")
+    session = Memory(locale="fr")
     session.unlock(lambda: KEY)
     session.ticket = CODE
     session.skip = ("test-paris",)
     data = session.to_data()
     assert CODE not in str(data) and "test-paris" not in str(data)
-    again = Session.from_data(data)
+    again = Memory.from_data(data)
     assert again.unlock(lambda: KEY) and again.ticket == CODE and again.skip == ("test-paris",)
     assert again.to_data() == data, "unchanged: not resealed, so not rewritten"
-    stolen = Session.from_data(data)
+    stolen = Memory.from_data(data)
     assert not stolen.unlock(lambda: bytes(32)) and stolen.ticket is None and "t" not in stolen.to_data()
-    old = Session.from_data({"l": "fr", "t": CODE})  # written before the code was sealed
+    old = Memory.from_data({"l": "fr", "t": CODE})  # written before the code was sealed
     assert old.unlock(lambda: KEY) and old.ticket == CODE and CODE not in str(old.to_data())
 
 
 def test_a_session_that_was_not_unlocked_refuses_to_store_a_code() -> None:
-    session = Session()
+    session = Memory()
     session.ticket = CODE
     try:
         session.to_data()
@@ -68,7 +68,7 @@ def test_a_session_that_was_not_unlocked_refuses_to_store_a_code() -> None:
 
 
 def test_setting_the_same_code_again_does_not_rewrite_the_state() -> None:
-    session = Session()
+    session = Memory()
     session.unlock(lambda: KEY)
     session.ticket = CODE
     first = session.to_data()

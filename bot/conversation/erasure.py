@@ -21,7 +21,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 
-from bot.state.memory import DELETABLE_SECONDS, Session, first_deletable, reach
+from bot.state.memory import DELETABLE_SECONDS, Memory, first_deletable, reach
 from bot.transport.failures import Kind, classify
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,14 @@ class ExitPlan:
     """When the person asked to leave (the runtime's clock)."""
 
     @classmethod
-    def of(cls, session: Session, neutral: str, at: float, *, seen: int, pressed: int | None = None) -> ExitPlan:
+    def of(cls, memory: Memory, neutral: str, at: float, *, seen: int, pressed: int | None = None) -> ExitPlan:
         """`seen`: the id this update showed (the /exit message, or the screen whose button was
         pressed, which may be older than others and is `pressed` too)."""
-        screens = [*(session.old_screens or []), *([session.screen_message] if session.screen_message else [])]
+        screens = [*(memory.old_screens or []), *([memory.screen_message] if memory.screen_message else [])]
         if pressed is not None:
             screens.append(pressed)
-        spans = tuple((s[0], s[1], s[2]) for s in session.spans or [])
-        return cls(spans, tuple(dict.fromkeys(screens)), max(session.newest() or 0, seen), neutral, at)
+        spans = tuple((s[0], s[1], s[2]) for s in memory.spans or [])
+        return cls(spans, tuple(dict.fromkeys(screens)), max(memory.newest() or 0, seen), neutral, at)
 
     def to_delete(self, now: int) -> list[int]:
         """Ids worth asking Telegram to delete: from the first span not past 48 hours, or from

@@ -1,4 +1,4 @@
-"""One person's turn: read the session, ask the engine, show the screen, keep the session.
+"""One person's turn: read their memory, ask the engine, show the screen, keep the memory.
 
 Handlers call these functions and nothing else, so every route through the bot shows
 screens the same way: edited in place when a button was pressed on the current screen,
@@ -30,7 +30,7 @@ from bot.conversation import mailbox
 from bot.conversation.erasure import ExitPlan
 from bot.render import Rendered, button, footer, render_picker, render_screen
 from bot.runtime import Runtime
-from bot.state.memory import Session
+from bot.state.memory import Memory
 from dialogs.engine import Engine, State, Step
 from dialogs.events import Event, EventOp, LocationInput, TextInput
 from dialogs.i18n import Catalogs, Translator
@@ -52,7 +52,7 @@ class Turn:
     runtime: Runtime
     bot: Bot
     chat_id: int
-    session: Session
+    memory: Memory
     language_code: str | None = None
     pseudonym: str = ""
     """The HMAC of this person's ids: for rate limits, never stored with anything."""
@@ -62,11 +62,11 @@ class Turn:
     leaving: ExitPlan | None = None
     """Set by a quick exit: started once the reset state is saved (bot.middlewares)."""
     save: Callable[[], Awaitable[None]] = field(default=lambda: _saved())
-    """Writes the session now (set by bot.middlewares.TurnMiddleware, which also does it last)."""
+    """Writes the memory now (set by bot.middlewares.TurnMiddleware, which also does it last)."""
 
     @property
     def previewing(self) -> bool:
-        return bool(self.session.preview) and self.runtime.preview_engine is not None
+        return bool(self.memory.preview) and self.runtime.preview_engine is not None
 
     @property
     def catalogs(self) -> Catalogs:
@@ -74,7 +74,7 @@ class Turn:
 
     @property
     def tr(self) -> Translator:
-        locale = self.session.locale or match_locale(self.language_code, self.catalogs.locales)
+        locale = self.memory.locale or match_locale(self.language_code, self.catalogs.locales)
         return self.catalogs.get(locale or self.runtime.settings.default_locale)
 
     @property
@@ -89,9 +89,9 @@ class Turn:
 
     def current_state(self) -> State | None:
         """The state, or None when it belongs to a script version no longer served."""
-        state = self.session.state
+        state = self.memory.state
         if state is not None and state.version != self.engine.version:
-            self.session.state = None
+            self.memory.state = None
             self.notices.append(texts.UPDATED)
             return None
         return state
@@ -111,17 +111,17 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None, *, prote
     (protect_content). Only a message sent that way is protected, and an edit keeps what it
     was sent with: an unprotected screen is replaced by a new protected message, then deleted.
     """
-    session = turn.session
+    memory = turn.memory
     if turn.previewing:  # a moderator must never mistake a preview for what people see
         rendered = Rendered.of(
             f"<b>🔍 PREVIEW</b>\n\n{rendered.text}", [list(r) for r in rendered.markup.inline_keyboard]
         )
     fingerprint = rendered.fingerprint
     replaced = None
-    if edit is not None and edit == session.screen_message and protect and not session.protected:
+    if edit is not None and edit == memory.screen_message and protect and not memory.protected:
         replaced = edit
-    elif edit is not None and edit == session.screen_message:
-        if session.shown == fingerprint:
+    elif edit is not None and edit == memory.screen_message:
+        if memory.shown == fingerprint:
             return
         try:
             await alongside_answer(
@@ -133,7 +133,7 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None, *, prote
         except TelegramBadRequest:
             pass  # too old or gone: a new message below does the job
         else:
-            session.shown = fingerprint
+            memory.shown = fingerprint
             return
     sent = await alongside_answer(
         turn,
@@ -141,10 +141,10 @@ async def show(turn: Turn, rendered: Rendered, edit: int | None = None, *, prote
             chat_id=turn.chat_id, text=rendered.text, reply_markup=rendered.markup, protect_content=protect or None
         ),
     )
-    session.track(sent.message_id, int(sent.date.timestamp()))
-    session.replace_screen(sent.message_id)
-    session.protected = protect or None
-    session.shown = fingerprint
+    memory.track(sent.message_id, int(sent.date.timestamp()))
+    memory.replace_screen(sent.message_id)
+    memory.protected = protect or None
+    memory.shown = fingerprint
     if replaced is not None:
         await erase(turn, replaced)
 
@@ -167,7 +167,7 @@ async def alongside_answer(turn: Turn, request: Awaitable[T]) -> T:
 
 
 async def show_step(turn: Turn, step: Step, edit: int | None = None) -> None:
-    turn.session.state = step.state
+    turn.memory.state = step.state
     if step.notice:
         turn.notices.append(step.notice)
     stats.screen_shown(turn.runtime.db, step.screen.is_emergency, turn.tr.locale)
@@ -188,11 +188,11 @@ def _departement(state: State) -> str | None:
 async def show_current(turn: Turn, edit: int | None = None) -> None:
     """Show where the person is, starting the script when there is nothing yet; past a
     handoff (no script state, a ticket held), that is the mailbox."""
-    if turn.session.locale is None:
+    if turn.memory.locale is None:
         await show_picker(turn, edit)
         return
-    if turn.session.state is None and turn.session.ticket is not None:
-        await open_mailbox(turn, turn.session.ticket, edit)
+    if turn.memory.state is None and turn.memory.ticket is not None:
+        await open_mailbox(turn, turn.memory.ticket, edit)
         return
     state = turn.current_state()
     if state is None:
@@ -210,8 +210,8 @@ async def show_picker(turn: Turn, edit: int | None = None) -> None:
 async def say(turn: Turn, message: str) -> None:
     """A short line in the person's language, tracked for quick exit."""
     sent = await turn.bot.send_message(chat_id=turn.chat_id, text=escape(turn.tr.gettext(message)))
-    turn.session.track(sent.message_id, int(sent.date.timestamp()))
-    turn.session.remember(sent.message_id)
+    turn.memory.track(sent.message_id, int(sent.date.timestamp()))
+    turn.memory.remember(sent.message_id)
 
 
 # -- what a person does -------------------------------------------------------
@@ -219,12 +219,12 @@ async def say(turn: Turn, message: str) -> None:
 
 async def start(turn: Turn) -> None:
     """/start: preselect the language from Telegram's code, or ask; then resume or begin."""
-    if turn.session.preview:  # a moderator leaves the preview
-        turn.session.preview = None
-        turn.session.state = None
-    if turn.session.locale is None:
-        turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
-        if turn.session.locale and is_traditional_chinese(turn.language_code):
+    if turn.memory.preview:  # a moderator leaves the preview
+        turn.memory.preview = None
+        turn.memory.state = None
+    if turn.memory.locale is None:
+        turn.memory.locale = match_locale(turn.language_code, turn.catalogs.locales)
+        if turn.memory.locale and is_traditional_chinese(turn.language_code):
             turn.notices.append(texts.TRADITIONAL_CHINESE)
     await show_current(turn)
 
@@ -232,7 +232,7 @@ async def start(turn: Turn) -> None:
 async def choose_language(turn: Turn, locale: str, edit: int | None) -> bool:
     if locale not in turn.catalogs.locales:
         return False
-    turn.session.locale = locale
+    turn.memory.locale = locale
     await show_current(turn, edit)
     return True
 
@@ -242,14 +242,14 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     engine = turn.engine
     if event.op == EventOp.EMERGENCY:
         kept = turn.current_state()
-        if turn.session.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
-            turn.session.locale = match_locale(turn.language_code, turn.catalogs.locales)
+        if turn.memory.locale is None:  # Telegram's language if we have it; if not, "back" returns to the picker
+            turn.memory.locale = match_locale(turn.language_code, turn.catalogs.locales)
         await show_step(turn, engine.handle(kept or engine.start().state, event), edit)
-        if kept is None and turn.session.ticket is not None:
-            turn.session.state = None  # past a handoff: "Back" leads to the mailbox again
+        if kept is None and turn.memory.ticket is not None:
+            turn.memory.state = None  # past a handoff: "Back" leads to the mailbox again
         return None
     state = turn.current_state()
-    if state is None and turn.session.ticket is not None and turn.session.locale is not None:
+    if state is None and turn.memory.ticket is not None and turn.memory.locale is not None:
         return await press_after_handoff(turn, event, edit)
     if state is None:
         if not turn.notices:
@@ -264,8 +264,8 @@ async def press(turn: Turn, version: str, event: Event, edit: int | None) -> str
     if step.screen.action == "handoff":
         await hand_off(turn, state, step, edit)
         return None
-    if turn.session.locale is None:  # back from the emergency screen, opened on the language picker
-        turn.session.state = step.state
+    if turn.memory.locale is None:  # back from the emergency screen, opened on the language picker
+        turn.memory.state = step.state
         await show_picker(turn, edit)
         return None
     await show_step(turn, step, edit)
@@ -288,10 +288,10 @@ async def skipped(turn: Turn) -> frozenset[str]:
     """Associations not to offer this person again: those that declined or passed on an
     earlier request of this conversation. The state keeps them until it expires; the
     database never links the next ticket to that one."""
-    skip = set(turn.session.skip)
-    if turn.session.ticket is not None:
+    skip = set(turn.memory.skip)
+    if turn.memory.ticket is not None:
         async with turn.runtime.db() as session:
-            ticket = await find_ticket(session, turn.session.ticket)
+            ticket = await find_ticket(session, turn.memory.ticket)
         if ticket is not None:
             skip.update(passed_over(ticket))
     return frozenset(skip)
@@ -307,7 +307,7 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     runtime = turn.runtime
     departement = _departement(step.state)
     if turn.previewing:  # no ticket, no notice
-        turn.session.state = step.state
+        turn.memory.state = step.state
         await show(
             turn,
             render_screen(step.screen, turn.tr, turn.engine.version, None).extended("PREVIEW: XXXX-XXXX-XXXX"),
@@ -331,9 +331,9 @@ async def hand_off(turn: Turn, before: State, step: Step, edit: int | None) -> N
     code, ticket = await handoff.create_handoff(runtime.db, runtime.catalogs, turn.engine, facts, match)
     runtime.wake_sender()
     runtime.metrics.handoffs.inc()
-    turn.session.ticket = code
-    turn.session.skip = tuple(sorted(skip))
-    turn.session.state = None
+    turn.memory.ticket = code
+    turn.memory.skip = tuple(sorted(skip))
+    turn.memory.state = None
     tr = turn.tr
     rendered = render_screen(step.screen, tr, turn.engine.version, None).extended(
         f"{code_lines(tr, code, ticket)}\n\n{handoff.contact_card(match.candidate, tr)}",
@@ -369,12 +369,12 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
         ticket = await find_ticket(session, code)
     tr = turn.tr
     if ticket is None:
-        if turn.session.ticket == code:
-            turn.session.ticket = None
+        if turn.memory.ticket == code:
+            turn.memory.ticket = None
         turn.notices.append(texts.TICKET_GONE)
         await show_current(turn, edit)
         return
-    turn.session.ticket = code
+    turn.memory.ticket = code
     _ = tr.gettext
     lines = [
         code_lines(tr, code, ticket),
@@ -401,10 +401,10 @@ async def open_mailbox(turn: Turn, code: str, edit: int | None = None, page: int
 
 async def show_mailbox(turn: Turn, edit: int | None = None, page: int = 0) -> None:
     """The mailbox of the ticket this conversation holds, or where the person is."""
-    if turn.session.ticket is None:
+    if turn.memory.ticket is None:
         await show_current(turn, edit)
         return
-    await open_mailbox(turn, turn.session.ticket, edit, page)
+    await open_mailbox(turn, turn.memory.ticket, edit, page)
 
 
 async def typed_code(turn: Turn, code: str) -> None:
@@ -424,7 +424,7 @@ async def typed_code(turn: Turn, code: str) -> None:
 
 
 async def start_answer(turn: Turn, edit: int | None) -> None:
-    if turn.session.ticket is None:
+    if turn.memory.ticket is None:
         await show_current(turn, edit)
         return
     await compose_again(turn, escape(turn.tr.gettext(texts.COMPOSE)), edit)
@@ -432,14 +432,14 @@ async def start_answer(turn: Turn, edit: int | None) -> None:
 
 async def cancel_answer(turn: Turn, edit: int | None) -> None:
     """The answer being written is dropped: back to the mailbox."""
-    turn.session.composing = None
+    turn.memory.composing = None
     await show_mailbox(turn, edit)
 
 
 async def relay(turn: Turn, text: str) -> None:
     """The person's answer goes to the outbox; it is blanked there once delivered."""
-    code = turn.session.ticket
-    turn.session.composing = None
+    code = turn.memory.ticket
+    turn.memory.composing = None
     if code is None:
         await show_current(turn)
         return
@@ -463,7 +463,7 @@ async def relay(turn: Turn, text: str) -> None:
 async def compose_again(turn: Turn, text: str, edit: int | None = None) -> None:
     """The next message typed is an answer to relay: asked for, or after one refused (too
     long, too many), which was not sent and may be sent again."""
-    turn.session.composing = True
+    turn.memory.composing = True
     tr = turn.tr
     rows = [
         [_mailbox_button(tr, texts.CANCEL, MailboxAction.CANCEL)],
@@ -480,13 +480,13 @@ def emergency_text(turn: Turn) -> str:
 
 
 async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
-    code = turn.session.ticket
+    code = turn.memory.ticket
     if code is not None:
-        turn.session.skip = tuple(sorted(await skipped(turn)))  # a request made after this one skips them still
+        turn.memory.skip = tuple(sorted(await skipped(turn)))  # a request made after this one skips them still
         async with turn.runtime.db.begin() as session:
             await delete_ticket(session, code)
-    turn.session.ticket = None
-    turn.session.composing = None
+    turn.memory.ticket = None
+    turn.memory.composing = None
     turn.notices.append(texts.TICKET_DELETED)
     await show_current(turn, edit)
 
@@ -494,7 +494,7 @@ async def delete_my_ticket(turn: Turn, edit: int | None) -> None:
 async def typed(turn: Turn, text: str) -> None:
     """Typed text: an answer to relay, a ticket code, an answer where the screen asks for
     one, otherwise a kind pointer to the buttons."""
-    if turn.session.composing:
+    if turn.memory.composing:
         await relay(turn, text)
         return
     code = normalise_code(text)
@@ -502,7 +502,7 @@ async def typed(turn: Turn, text: str) -> None:
         await typed_code(turn, code)
         return
     state = turn.current_state()
-    if state is None or turn.session.locale is None:
+    if state is None or turn.memory.locale is None:
         await start(turn)
         return
     if len(text) > MAX_PARSED_TEXT:
@@ -548,7 +548,7 @@ async def unusable(turn: Turn, message: str) -> None:
     per screen, with no message piling up for each file).
     """
     turn.notices.append(message)
-    await show_current(turn, turn.session.screen_message)
+    await show_current(turn, turn.memory.screen_message)
 
 
 async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
@@ -561,9 +561,9 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
     messages too old for that are blanked into the neutral line.
     """
     neutral = escape(turn.runtime.settings.neutral_text or turn.tr.gettext(texts.NEUTRAL))
-    turn.leaving = ExitPlan.of(turn.session, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
+    turn.leaving = ExitPlan.of(turn.memory, neutral, turn.runtime.clock(), seen=seen, pressed=pressed)
     stats.later(turn.runtime.db, "quick_exit", language=turn.tr.locale)
-    turn.session = Session()
+    turn.memory = Memory()
     await turn.save()
     turn.runtime.metrics.quick_exits.inc()
 
@@ -571,13 +571,13 @@ async def quick_exit(turn: Turn, seen: int, pressed: int | None = None) -> None:
 async def forget(turn: Turn) -> None:
     """Clear the state, and delete the ticket it held. Only the message ids are kept: a
     quick exit afterwards must still reach the screens that showed the code and the answers."""
-    if turn.session.ticket is not None:
+    if turn.memory.ticket is not None:
         async with turn.runtime.db.begin() as session:
-            await delete_ticket(session, turn.session.ticket)
-    tr, old = turn.tr, turn.session
-    turn.session = Session(spans=old.spans, old_screens=old.old_screens)
+            await delete_ticket(session, turn.memory.ticket)
+    tr, old = turn.tr, turn.memory
+    turn.memory = Memory(spans=old.spans, old_screens=old.old_screens)
     if old.screen_message is not None:
-        turn.session.remember(old.screen_message)
+        turn.memory.remember(old.screen_message)
     await turn.save()  # forgotten before Telegram is asked anything, as with a quick exit
     sent = await turn.bot.send_message(chat_id=turn.chat_id, text=escape(tr.gettext(texts.FORGOTTEN)))
-    turn.session.remember(sent.message_id)
+    turn.memory.remember(sent.message_id)

@@ -142,9 +142,9 @@ async def on_preview(message: Message, command: CommandObject, turn: Turn) -> No
     except (ScriptInvalid, CatalogueInvalid) as exc:
         await message.answer(escape(f"Aperçu impossible : {exc.problems[0]}"))
         return
-    turn.session.preview = True
-    turn.session.state = None
-    turn.session.locale = locale if locale in turn.runtime.preview.catalogs.locales else default
+    turn.memory.preview = True
+    turn.memory.state = None
+    turn.memory.locale = locale if locale in turn.runtime.preview.catalogs.locales else default
     await show_current(turn)
 
 

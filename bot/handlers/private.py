@@ -36,7 +36,7 @@ from bot.conversation.turn import (
 )
 from bot.filters import OnLoop
 from bot.middlewares import AnswerPresses
-from bot.state.memory import Session
+from bot.state.memory import Memory
 
 log = logging.getLogger(__name__)
 PRIVATE = OnLoop(F.chat.type == ChatType.PRIVATE)
@@ -149,7 +149,7 @@ async def on_unknown_button(callback: CallbackQuery, turn: Turn, callback_answer
 
 async def on_blocked(update: ChatMemberUpdated, turn: Turn) -> None:
     """Blocked or unblocked: either way, nothing of the old conversation is kept."""
-    turn.session = Session()
+    turn.memory = Memory()
 
 
 async def on_error(event: ErrorEvent, turn: Turn | None = None) -> bool:

@@ -60,7 +60,7 @@ def _too_old(last_hour: int, now: int) -> bool:
     return now - (last_hour + 1) * 3600 >= DELETABLE_SECONDS
 
 
-class Session(BaseModel):
+class Memory(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     locale: str | None = Field(default=None, alias="l")
@@ -83,7 +83,7 @@ class Session(BaseModel):
     """A moderator walking the unapproved files (/preview); /start leaves it."""
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Session:
+    def from_data(cls, data: dict[str, Any]) -> Memory:
         return cls.model_validate(data) if data else cls()
 
     def to_data(self) -> dict[str, Any]:
@@ -192,7 +192,7 @@ class Session(BaseModel):
         if self.sealed is not None or (self._code is None and not self._skip):
             return
         if self._key is None:
-            raise RuntimeError("a ticket is held but the session was not unlocked: refusing to store it in clear")
+            raise RuntimeError("a ticket is held but the memory was not unlocked: refusing to store it in clear")
         self.sealed = seal(self._key(), f"{self._code or ''}|{' '.join(self._skip)}")
 
 
