@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.bench_driver import cpu_seconds, peak_kib
 from benchmarks.cgroups import CpuGroup, cgroups_writable
+from benchmarks.counted_instance import OUTSIDE
 from tests.support.fake_telegram import FakeTelegram, FakeUser
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
 from tests.support.stack import SECRET
@@ -310,16 +311,18 @@ async def one_round(
         group.create()
     try:
         api_url = await fake.start()
-        processes = [
-            start_instance(
-                port, api_url, database_url, None if polling else redis_url, folder, groups[n] if groups else None
+        for n, port in enumerate(ports):
+            # One after the other: instances started together on an empty database race to create the schema
+            # (one may find it half made and refuse to start).
+            capped = groups[n] if groups else None
+            processes.append(
+                start_instance(port, api_url, database_url, None if polling else redis_url, folder, capped)
             )
-            for n, port in enumerate(ports)
-        ]
+            if not polling:
+                await healthy(port)
         if polling:
             await fake.wait_for(lambda: fake.polls > 0, timeout=60)
         else:
-            await asyncio.gather(*(healthy(port) for port in ports))
             await fake.wait_for(lambda: fake.webhook.get("url"), timeout=30)
         phase(f"{label} instance(s) ready")
         users = []
@@ -461,6 +464,13 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
                 f"  {label:>3} {kind:<15} Redis {per['redis']:.2f}, PostgreSQL statements {per['pg statements']:.2f},"
                 f" transactions {per['pg transactions']:.2f}"
             )
+        background = [
+            sum(r.trips.get(OUTSIDE, {}).get(what, 0) for what in ("redis", "pg statements")) / r.seconds / r.instances
+            for r in group
+        ]
+        print(
+            f"  {label:>3} outside updates (timers, outbox, erasures): {median(background):.1f} round trips/s per instance"
+        )
     for r in rounds:
         for error in sorted(set(r.errors))[:5]:
             print(f"  error ({r.label} instance(s)): {error}")

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 COUNTS: defaultdict[str, Counter[str]] = defaultdict(Counter)
-KIND: contextvars.ContextVar[str] = contextvars.ContextVar("bench_update_kind", default="outside an update")
+OUTSIDE = "outside an update"
+KIND: contextvars.ContextVar[str] = contextvars.ContextVar("bench_update_kind", default=OUTSIDE)
 
 
 def count(what: str) -> None:
