@@ -49,7 +49,7 @@ def install() -> None:
         count("redis")
         await send(self, *args, **kwargs)
 
-    AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
+    AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]  # counting, same signature
 
     feed = Dispatcher.feed_update
 
@@ -61,7 +61,7 @@ def install() -> None:
         finally:
             KIND.reset(token)
 
-    Dispatcher.feed_update = counted_feed  # type: ignore[method-assign]
+    Dispatcher.feed_update = counted_feed  # type: ignore[method-assign]  # counting, same signature
     if os.environ.get("BENCH_POLL_SERIALLY"):
         from bot.app import App
 
@@ -70,7 +70,7 @@ def install() -> None:
         async def serially(self: App, **kwargs: Any) -> None:
             await run_polling(self, **{**kwargs, "handle_as_tasks": False})
 
-        App.run_polling = serially  # type: ignore[method-assign]
+        App.run_polling = serially  # type: ignore[method-assign]  # the benchmark forces one update at a time
     event.listen(Engine, "before_cursor_execute", lambda *_args: count("pg statements"))
     event.listen(Engine, "begin", lambda *_args: count("pg transactions"))
 
