@@ -1,6 +1,7 @@
-"""Load benchmark, webhook mode: scripted people over one and over two instances.
+"""Load benchmark, webhook mode: scripted people over one, two and four instances, CPU-capped.
 
-    TEST_DATABASE_URL=postgresql+asyncpg://… TEST_REDIS_URL=redis://… python -m benchmarks.bench_load
+    TEST_DATABASE_URL=postgresql+asyncpg://… TEST_REDIS_URL=redis://… python -m benchmarks.bench_load \
+        --cpu-per-instance 0.2
 
 Each instance is a real `passerelle run` process in webhook mode, sharing one PostgreSQL
 database and one Redis. This process plays Telegram: the fake Bot API that the instances
@@ -10,17 +11,29 @@ updates land on different instances, so state and locks must live in Redis). At 
 40 deliveries are in flight at once, Telegram's default `max_connections`.
 
 The people walk the script to the consent screen, `/forget`, and again, each stepping as
-soon as the previous step was answered (saturation); the round ends after a fixed time,
-and counts the steps answered within it. Rounds of one and two instances
-alternate in one run; the figures are medians over rounds. Everything is on loopback,
-on the same 2 cores as the harness: read the ratio with that in mind (the harness's own
-CPU time is printed).
+soon as the previous step was answered (saturation); after a warm-up (`--warmup`, not measured:
+each instance's first updates build caches) the round is measured for a fixed time, and
+counts the steps answered within it. Rounds of one, two and four instances, and of one
+instance polling with its state in memory and SQLite (`1p`, the cheapest set-up, for the per-step
+cost), alternate in one run; the figures are medians over rounds, and the ratios are taken
+within a round.
+
+`--cpu-per-instance C` puts each instance in its own cgroup capped at C CPUs
+(benchmarks/cgroups.py; root only), as `CPUQuota=` would in production. The harness,
+PostgreSQL and Redis stay uncapped, so with the caps well under the machine's cores the
+instances are the bottleneck, and the table shows it: each instance's CPU use against its cap.
+Without root or a writable cgroup it says so and runs uncapped, on the same cores as the
+harness (the harness's own CPU time is printed).
+
+Each instance runs under benchmarks/counted_instance.py, which counts the Redis and
+PostgreSQL round trips of each update by kind; they are printed per update.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import signal
@@ -29,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +52,8 @@ import aiohttp
 from sqlalchemy.engine import make_url
 
 from benchmarks.bench_driver import cpu_seconds, peak_kib
+from benchmarks.cgroups import CpuGroup, cgroups_writable
+from benchmarks.counted_instance import OUTSIDE
 from tests.support.fake_telegram import FakeTelegram, FakeUser
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
 from tests.support.stack import SECRET
@@ -62,9 +78,14 @@ class ProxiedTelegram(FakeTelegram):
         return await super()._post_update(urlunsplit(parts._replace(netloc=target)), update)
 
 
+POLLING = "1p"
+"""One instance polling, state in memory, SQLite: the floor the webhook cost is compared with."""
+
+
 @dataclass
 class Round:
     instances: int
+    polling: bool = False
     steps: int = 0
     """Steps answered within the round."""
     errors: list[str] = field(default_factory=list)
@@ -75,6 +96,23 @@ class Round:
     services_cpu: float = 0.0
     """PostgreSQL's and Redis's processes, on the same machine."""
     peak_rss_mib: float = 0.0
+    cap: float | None = None
+    """CPUs each instance may use, or None when uncapped."""
+    instance_cpus: list[float] = field(default_factory=list)
+    """Each instance's CPU use over the round, in CPUs (CPU seconds per second)."""
+    throttled: int = 0
+    """Scheduler periods in which an instance was throttled, all instances."""
+    trips: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Round trips counted by benchmarks/counted_instance.py over the round, by update kind."""
+
+    @property
+    def label(self) -> str:
+        return POLLING if self.polling else str(self.instances)
+
+    @property
+    def bot_ms_per_step(self) -> float:
+        """The instances' own CPU per step (the bot's cost, not the machine's)."""
+        return 1000 * self.instance_cpu / self.steps if self.steps else 0.0
 
     @property
     def throughput(self) -> float:
@@ -145,27 +183,48 @@ PROFILE: Path | None = None
 """--profile: each instance runs under `py-spy record` (pip install py-spy), written here."""
 
 
-def start_instance(port: int, api_url: str, database_url: str, redis_url: str, folder: Path) -> subprocess.Popen[bytes]:
+def counts_file(folder: Path, port: int) -> Path:
+    return folder / f"counts-{port}.json"
+
+
+def start_instance(
+    port: int, api_url: str, database_url: str, redis_url: str | None, folder: Path, group: CpuGroup | None
+) -> subprocess.Popen[bytes]:
+    """`passerelle run`, in webhook mode when `redis_url` is set, else polling with memory state."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": DEFAULT_TOKEN,
         "BOT_API_URL": api_url,
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
         "PASSERELLE_SECRET": SECRET,
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/update",
-        "WEBHOOK_PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        "BENCH_COUNTS": str(counts_file(folder, port)),
+        "BENCH_POLL_SERIALLY": "1",
     }
+    for name in ("REDIS_URL", "WEBHOOK_URL", "WEBHOOK_PORT"):
+        env.pop(name, None)
+    if redis_url is not None:
+        env |= {
+            "REDIS_URL": redis_url,
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/update",
+            "WEBHOOK_PORT": str(port),
+        }
     folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "bot.cli", "run", "--webhook"]
+    command = [sys.executable, "-m", "benchmarks.counted_instance", "run", *(["--webhook"] if redis_url else [])]
     if PROFILE is not None:
         PROFILE.mkdir(parents=True, exist_ok=True)
         output = PROFILE / f"instance-{port}-{time.time_ns()}.txt"
         command = ["py-spy", "record", "--format", "raw", "--nonblocking", "-o", str(output), "--", *command]
     with open(folder / f"instance-{port}.log", "wb") as log:  # the child keeps its own copy
-        return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(
+            command,
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            preexec_fn=group.join if group is not None else None,  # noqa: PLW1509  (writes two files, takes no lock)
+        )
 
 
 def phase(what: str) -> None:
@@ -201,22 +260,71 @@ def services_cpu() -> float:
     return total
 
 
-async def one_round(count: int, people: int, seconds: float, admin_url: str, redis_url: str, folder: Path) -> Round:
+async def read_counts(
+    processes: list[subprocess.Popen[bytes]], ports: list[int], folder: Path
+) -> dict[str, Counter[str]]:
+    """The round trips counted so far, summed over the instances, by update kind."""
+    for port in ports:
+        counts_file(folder, port).unlink(missing_ok=True)
+    for process in processes:
+        process.send_signal(signal.SIGUSR1)
+    totals: dict[str, Counter[str]] = {}
+    for port in ports:
+        for _ in range(50):
+            if counts_file(folder, port).exists():
+                break
+            await asyncio.sleep(0.02)
+        else:
+            continue
+        await asyncio.sleep(0.02)  # written in one go, but not atomically
+        for kind, counts in json.loads(counts_file(folder, port).read_text()).items():
+            totals.setdefault(kind, Counter()).update(counts)
+    return totals
+
+
+async def one_round(
+    label: str,
+    people: int,
+    seconds: float,
+    admin_url: str,
+    redis_url: str,
+    folder: Path,
+    cap: float | None,
+    warmup: float,
+) -> Round:
     from redis.asyncio import Redis
 
+    polling = label == POLLING
+    count = 1 if polling else int(label)
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
     name, database_url = await fresh_database(admin_url)
+    if polling:
+        (folder / "polling.sqlite3").unlink(missing_ok=True)
+        database_url = f"sqlite+aiosqlite:///{folder / 'polling.sqlite3'}"
     ports = [BASE_PORT + n for n in range(count)]
-    result = Round(count)
+    result = Round(count, polling=polling, cap=cap)
     fake = ProxiedTelegram([f"127.0.0.1:{port}" for port in ports])
     processes: list[subprocess.Popen[bytes]] = []
+    groups = [CpuGroup(f"passerelle-bench-{port}", cap) for port in ports] if cap is not None else []
+    for group in groups:
+        group.create()
     try:
         api_url = await fake.start()
-        processes = [start_instance(port, api_url, database_url, redis_url, folder) for port in ports]
-        await asyncio.gather(*(healthy(port) for port in ports))
-        phase(f"{count} instance(s) healthy")
-        await fake.wait_for(lambda: fake.webhook.get("url"), timeout=30)
+        for n, port in enumerate(ports):
+            # One after the other: instances started together on an empty database race to create the schema
+            # (one may find it half made and refuse to start).
+            capped = groups[n] if groups else None
+            processes.append(
+                start_instance(port, api_url, database_url, None if polling else redis_url, folder, capped)
+            )
+            if not polling:
+                await healthy(port)
+        if polling:
+            await fake.wait_for(lambda: fake.polls > 0, timeout=60)
+        else:
+            await fake.wait_for(lambda: fake.webhook.get("url"), timeout=30)
+        phase(f"{label} instance(s) ready")
         users = []
         round_over = asyncio.Event()
         for n in range(people):
@@ -224,24 +332,38 @@ async def one_round(count: int, people: int, seconds: float, admin_url: str, red
             user.latencies = result.latencies
             user.round_over = round_over
             users.append(user)
+        walking = [asyncio.create_task(person(user, result)) for user in users]
+        await asyncio.sleep(warmup)  # each instance's first updates build caches: not the steady cost
+        warm = len(result.latencies)
+        trips_before = await read_counts(processes, ports, folder)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
+        groups_before = [g.usage_seconds() for g in groups]
+        throttled_before = sum(g.throttled_periods() for g in groups)
         harness_before = time.process_time()
         services_before = services_cpu()
         started = time.perf_counter()
-        walking = [asyncio.create_task(person(user, result)) for user in users]
         await asyncio.sleep(seconds)
-        result.steps = len(result.latencies)  # steps answered within the round
+        result.steps = len(result.latencies) - warm  # steps answered within the measured window
         result.seconds = time.perf_counter() - started
         result.harness_cpu = time.process_time() - harness_before
         result.services_cpu = services_cpu() - services_before
-        result.instance_cpu = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True))
+        if groups:
+            used = [g.usage_seconds() - before for g, before in zip(groups, groups_before, strict=True)]
+            result.throttled = sum(g.throttled_periods() for g in groups) - throttled_before
+        else:
+            used = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)]
+        result.instance_cpu = sum(used)
+        result.instance_cpus = [u / result.seconds for u in used]
+        trips_after = await read_counts(processes, ports, folder)
+        result.trips = {kind: dict(counts - trips_before.get(kind, Counter())) for kind, counts in trips_after.items()}
         phase("round over")
         round_over.set()
         for task in walking:
             task.cancel()
         await asyncio.gather(*walking, return_exceptions=True)
         fake.webhook["url"] = ""  # no more deliveries: the people have gone
-        del result.latencies[result.steps :]
+        del result.latencies[warm + result.steps :]
+        del result.latencies[:warm]
         result.peak_rss_mib = max(peak_kib(p.pid) for p in processes) / 1024
         result.errors += [f"refused {c.method}: {c.description}" for c in fake.refused]
         result.errors += [f"webhook delivery failed: {f.error}" for f in fake.webhook_failures]
@@ -261,6 +383,8 @@ async def one_round(count: int, people: int, seconds: float, admin_url: str, red
         await drop_database(admin_url, name)
         await redis.flushdb()
         await redis.aclose()
+        for group in groups:
+            group.remove()
     return result
 
 
@@ -268,31 +392,56 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def per_round_ratios(by_label: dict[str, list[Round]], top: str, bottom: str, value: str) -> list[float]:
+    """`value` of `top` over `value` of `bottom`, round by round (rounds of a run are paired in order)."""
+    return [
+        getattr(a, value) / getattr(b, value)
+        for a, b in zip(by_label.get(top, []), by_label.get(bottom, []), strict=False)
+        if getattr(b, value)
+    ]
+
+
 def report(rounds: list[Round], people: int, seconds: float) -> None:
-    by_count: dict[int, list[Round]] = {}
+    by_label: dict[str, list[Round]] = {}
     for r in rounds:
-        by_count.setdefault(r.instances, []).append(r)
+        by_label.setdefault(r.label, []).append(r)
+    cap = rounds[0].cap if rounds else None
     print(
-        f"\n{people} people, {seconds:.0f} s per round, {len(rounds) // max(1, len(by_count))} round(s) each; medians"
+        f"\n{people} people, {seconds:.0f} s per round, {len(rounds) // max(1, len(by_label))} round(s) each; medians;"
+        f" {'each instance capped at ' + format(cap, '.2f') + ' CPU' if cap else 'uncapped'}"
     )
     print(
-        f"{'instances':>9} {'steps/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'bot CPU s':>10}"
-        f" {'harness CPU s':>14} {'PG+Redis CPU s':>15} {'CPU ms/step':>12} {'peak RSS MiB':>13}"
+        f"{'instances':>9} {'steps/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'bot ms/step':>12}"
+        f" {'CPU per instance':>24} {'throttled':>10} {'harness CPU s':>14} {'PG+Redis CPU s':>15}"
+        f" {'machine ms/step':>16} {'peak RSS MiB':>13}"
     )
-    for count, group in sorted(by_count.items()):
+    for label, group in sorted(by_label.items()):
+        width = max(len(r.instance_cpus) for r in group)
+        each = [median([r.instance_cpus[n] for r in group if len(r.instance_cpus) > n]) for n in range(width)]
+        use = ",".join(f"{c:.2f}" for c in each) + (f" /{cap:.2f}" if cap else "")
         print(
-            f"{count:>9} {median([r.throughput for r in group]):>9.0f} {median([r.percentile(0.5) for r in group]):>8.1f}"
+            f"{label:>9} {median([r.throughput for r in group]):>9.0f} {median([r.percentile(0.5) for r in group]):>8.1f}"
             f" {median([r.percentile(0.99) for r in group]):>8.1f} {sum(len(r.errors) for r in group):>7}"
-            f" {median([r.instance_cpu for r in group]):>10.1f} {median([r.harness_cpu for r in group]):>14.1f}"
-            f" {median([r.services_cpu for r in group]):>15.1f} {median([r.cpu_per_step_ms for r in group]):>12.1f}"
+            f" {median([r.bot_ms_per_step for r in group]):>12.2f} {use:>24}"
+            f" {median([float(r.throttled) for r in group]):>10.0f} {median([r.harness_cpu for r in group]):>14.1f}"
+            f" {median([r.services_cpu for r in group]):>15.1f} {median([r.cpu_per_step_ms for r in group]):>16.2f}"
             f" {median([r.peak_rss_mib for r in group]):>13.0f}"
         )
-    if 1 in by_count and 2 in by_count:
-        ratios = [b.throughput / a.throughput for a, b in zip(by_count[1], by_count[2], strict=False) if a.throughput]
+    for top, target in (("2", 1.8), ("4", 3.2)):
+        ratios = per_round_ratios(by_label, top, "1", "throughput")
+        if ratios:
+            print(
+                f"{top} instances / one, throughput, per round: {', '.join(f'{x:.2f}' for x in ratios)};"
+                f" median {median(ratios):.2f} (target {target})"
+            )
+    ratios = per_round_ratios(by_label, "1", POLLING, "bot_ms_per_step")
+    if ratios:
         print(
-            f"two instances / one, per round: {', '.join(f'{x:.2f}' for x in ratios)}; median {median(ratios):.2f} (target 1.6)"
+            f"bot CPU per step, webhook on PostgreSQL+Redis / polling in memory, per round:"
+            f" {', '.join(f'{x:.2f}' for x in ratios)}; median {median(ratios):.2f} (target 2)"
         )
-        one = by_count[1]
+    if cap is None and "1" in by_label:
+        one = by_label["1"]
         ceiling = (
             (os.cpu_count() or 1)
             * 1000
@@ -303,34 +452,70 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
             f"ceiling on this machine: {os.cpu_count()} cores / {median([r.cpu_per_step_ms for r in one]):.1f} ms of CPU per"
             f" step (everything, one instance) = {ceiling:.2f}x one instance's throughput, whatever the instances do"
         )
+    print("round trips per update, by kind (medians over rounds; PostgreSQL transactions add BEGIN and COMMIT):")
+    for label, group in sorted(by_label.items()):
+        kinds = sorted({kind for r in group for kind, c in r.trips.items() if c.get("updates")})
+        for kind in kinds:
+            per = {
+                what: median([r.trips[kind].get(what, 0) / r.trips[kind]["updates"] for r in group if kind in r.trips])
+                for what in ("redis", "pg statements", "pg transactions")
+            }
+            print(
+                f"  {label:>3} {kind:<15} Redis {per['redis']:.2f}, PostgreSQL statements {per['pg statements']:.2f},"
+                f" transactions {per['pg transactions']:.2f}"
+            )
+        background = [
+            sum(r.trips.get(OUTSIDE, {}).get(what, 0) for what in ("redis", "pg statements")) / r.seconds / r.instances
+            for r in group
+        ]
+        print(
+            f"  {label:>3} outside updates (timers, outbox, erasures): {median(background):.1f} round trips/s per instance"
+        )
     for r in rounds:
         for error in sorted(set(r.errors))[:5]:
-            print(f"  error ({r.instances} instance(s)): {error}")
+            print(f"  error ({r.label} instance(s)): {error}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds walked before each round is measured")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each configuration, alternating")
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"), help="an admin connection")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL"))
     parser.add_argument("--folder", type=Path, default=Path("/tmp/passerelle-bench-load"))
     parser.add_argument("--profile", type=Path, help="run each instance under py-spy, writing collapsed stacks here")
-    parser.add_argument("--only", type=int, choices=(1, 2), help="run only this many instances")
+    parser.add_argument(
+        "--configs",
+        default=f"1,2,4,{POLLING}",
+        help=f"instance counts to run, comma-separated; {POLLING} = one instance polling with memory state",
+    )
+    parser.add_argument("--cpu-per-instance", type=float, help="cap each instance at this many CPUs (cgroups, root)")
     args = parser.parse_args()
     global PROFILE
     PROFILE = args.profile
     if not (args.database_url and args.redis_url):
         parser.error("set TEST_DATABASE_URL and TEST_REDIS_URL (or --database-url and --redis-url)")
+    configs = args.configs.split(",")
+    if any(c != POLLING and not c.isdigit() for c in configs):
+        parser.error(f"--configs takes instance counts and {POLLING}")
+    cap = args.cpu_per_instance
+    if cap is not None and (why := cgroups_writable()):
+        print(why, flush=True)
+        cap = None
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+    args.folder.mkdir(parents=True, exist_ok=True)
     rounds = []
     for n in range(args.rounds):
-        for count in ((1, 2) if n % 2 == 0 else (2, 1)) if args.only is None else (args.only,):
-            result = await one_round(count, args.people, args.seconds, args.database_url, args.redis_url, args.folder)
+        for label in configs if n % 2 == 0 else configs[::-1]:
+            result = await one_round(
+                label, args.people, args.seconds, args.database_url, args.redis_url, args.folder, cap, args.warmup
+            )
             print(
-                f"round {n + 1}, {count} instance(s): {result.throughput:.0f} steps/s, p50 {result.percentile(0.5):.1f} ms,"
-                f" p99 {result.percentile(0.99):.1f} ms, {len(result.errors)} error(s)",
+                f"round {n + 1}, {label} instance(s): {result.throughput:.0f} steps/s, p50 {result.percentile(0.5):.1f} ms,"
+                f" p99 {result.percentile(0.99):.1f} ms, {len(result.errors)} error(s),"
+                f" bot {result.bot_ms_per_step:.2f} ms/step, CPU {'/'.join(f'{c:.2f}' for c in result.instance_cpus)}",
                 flush=True,
             )
             rounds.append(result)

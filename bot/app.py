@@ -15,7 +15,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -79,6 +78,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         from bot.state.limits import RedisGuessLimiter, RedisQuota
+        from bot.state.session_redis import SessionRedisStorage
 
         # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
         redis = Redis.from_url(
@@ -87,7 +87,9 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             health_check_interval=30,
         )
-        storage = RedisStorage(redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl)
+        storage = SessionRedisStorage(
+            redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl
+        )
         isolation = storage.create_isolation()
         runtime.limiter = RedisGuessLimiter(redis)
         runtime.handoff_quota = RedisQuota(redis, "handoff", settings.handoffs_per_day, HANDOFF_WINDOW)

@@ -89,3 +89,24 @@ async def test_rate_limits_are_shared_between_instances(redis: object) -> None:
     for n in range(OVERALL):
         await one.failed(f"p{n}")
     assert not await two.allowed("anyone-else")
+
+
+async def test_a_button_press_costs_the_lock_and_two_round_trips(redis_stack: Stack) -> None:
+    """Issue 16: one read and one write of the person's session, plus the lock's two; the
+    aiogram state key is never used (the step lives in the session), so it is not read."""
+    redis = redis_stack.app.dispatcher.storage.redis  # type: ignore[attr-defined]  # RedisStorage's client
+    user = redis_stack.user()
+    await user.send("/start")
+    sent: list[str] = []
+    send = redis.connection_pool.connection_class.send_packed_command
+
+    async def counted(connection: object, command: object, *args: object, **kwargs: object) -> None:
+        sent.append(repr(command)[:80])
+        await send(connection, command, *args, **kwargs)
+
+    redis.connection_pool.connection_class.send_packed_command = counted
+    try:
+        await user.press("J'ai compris")
+    finally:
+        redis.connection_pool.connection_class.send_packed_command = send
+    assert len(sent) == 4, sent
