@@ -78,7 +78,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         from bot.state.limits import RedisGuessLimiter, RedisQuota
-        from bot.state.session_redis import SessionRedisStorage
+        from bot.state.redis_storage import DataOnlyRedisStorage
 
         # A restarted Redis drops every connection: reconnect and retry instead of failing a turn.
         redis = Redis.from_url(
@@ -87,7 +87,7 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             health_check_interval=30,
         )
-        storage = SessionRedisStorage(
+        storage = DataOnlyRedisStorage(
             redis, key_builder=keys, state_ttl=settings.state_ttl, data_ttl=settings.state_ttl
         )
         isolation = storage.create_isolation()

@@ -7,14 +7,14 @@ from aiogram.fsm.storage.base import StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 
 
-class SessionRedisStorage(RedisStorage):
-    """The step lives in the session data (bot/state/memory.py), never in aiogram's state,
-    yet aiogram reads the state at every update: one Redis round trip in five for a button
-    press (issue 16, docs/performance.md). It is always None, so it is not read."""
+class DataOnlyRedisStorage(RedisStorage):
+    """The step lives in the person's memory (bot/state/memory.py, kept as aiogram's data),
+    never in aiogram's state, yet aiogram reads that state at every update: one Redis round
+    trip in five for a button press (docs/performance.md). It is always None: not read."""
 
     async def get_state(self, key: StorageKey) -> str | None:
         return None
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         if (state.state if isinstance(state, State) else state) is not None:
-            raise NotImplementedError("Passerelle keeps the step in the session data, not in aiogram's state")
+            raise NotImplementedError("Passerelle keeps the step in its memory data, not in aiogram's state")
