@@ -54,7 +54,7 @@ def test_the_spec_loads_in_a_process_without_the_override() -> None:
 def test_a_clone_in_the_temp_folder_or_the_home_folder_may_use_both(parent: str) -> None:
     """A clone at /tmp/passerelle or ~/passerelle: the tests' scratch files (pytest's
     `tmp_path`, `tempfile`), a virtual environment beside the clone and dotfiles such as
-    ~/.pgpass are not a sibling checkout; `../shared` still is."""
+    ~/.pgpass are not a sibling checkout; a folder beside the clone still is."""
     clone = Path(parent) / "passerelle"
     scratch = Path(tempfile.gettempdir())
     for allowed in (
@@ -65,11 +65,11 @@ def test_a_clone_in_the_temp_folder_or_the_home_folder_may_use_both(parent: str)
         clone / "tests" / "support" / "telegram" / "bot-api.json",
     ):
         assert forbidden(allowed, clone) is None, allowed
-    assert forbidden(Path(parent) / "shared" / "telegram" / "bot-api.json", clone)
+    assert forbidden(Path(parent) / "reference-material" / "telegram" / "bot-api.json", clone)
     assert forbidden(Path(parent) / "other-checkout" / "README.md", clone)
 
 
 def test_a_clone_inside_the_interpreters_folder_is_still_guarded() -> None:
     """A clone at <venv>/src/passerelle: the venv holds the clone, it does not open its siblings."""
     clone = Path(sys.prefix) / "src" / "passerelle"
-    assert forbidden(Path(sys.prefix) / "src" / "shared" / "bot-api.json", clone)
+    assert forbidden(Path(sys.prefix) / "src" / "reference-material" / "bot-api.json", clone)
