@@ -175,14 +175,12 @@ async def _done(
     message = callback.message
     if message is None or isinstance(message, InaccessibleMessage):
         return
-    buttons = [b for row in (message.reply_markup.inline_keyboard if message.reply_markup else []) for b in row]
+    keyboard = message.reply_markup.inline_keyboard if message.reply_markup else []
     rows = [
-        kept
-        for row in (message.reply_markup.inline_keyboard if message.reply_markup else [])
-        if (kept := [b for b in row if b.callback_data == keep or not _acts_on(b, ticket.id)])
+        kept for row in keyboard if (kept := [b for b in row if b.callback_data == keep or not _acts_on(b, ticket.id)])
     ]
     markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-    if all(_acts_on(b, ticket.id) for b in buttons):  # the ticket's own notice
+    if all(_acts_on(b, ticket.id) for row in keyboard for b in row):  # the ticket's own notice
         await message.edit_text(f"{message.html_text}\n\n<b>{escape(tr.gettext(outcome))}</b>", reply_markup=markup)
     else:
         await message.edit_reply_markup(reply_markup=markup)
