@@ -134,11 +134,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | No
 
 
 async def ensure_schema(engine: AsyncEngine) -> None:
-    """A new, empty database is created; an outdated one is refused, never altered silently."""
-    async with engine.connect() as connection:
+    """A new, empty database is created; an outdated one is refused, never altered silently.
+
+    The version and the tables are read under the startup lock, in the transaction that
+    creates them: read outside it, another instance could commit a new schema between the
+    two reads, and this one would see tables without a version and refuse to start."""
+    async with engine.begin() as connection:
+        await one_at_a_time(connection)
         current = await connection.run_sync(_current)
-        has_tables = bool(await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)))
-    if current is None and not has_tables:
-        await upgrade(engine)
-    elif current != _head():
+        if current is None and not await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)):
+            await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+            return
+    if current != _head():
         raise SchemaOutdated(f"database schema {current} is not the current {_head()}")

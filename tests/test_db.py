@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from storage.db import SchemaOutdated, create_engine, ensure_schema, sessions, upgrade
+from alembic import command
+
+from storage.db import STARTUP_LOCK, SchemaOutdated, _config, create_engine, ensure_schema, sessions, upgrade
 from storage.models import Ticket
 from storage.tickets import purge
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
@@ -111,3 +113,55 @@ async def test_instances_started_together_on_a_new_database(database_url: str) -
     finally:
         for app in apps:
             await app.close()
+
+
+async def test_an_instance_that_looks_while_another_creates_the_schema_waits(database_url: str) -> None:
+    """The race seen when the load benchmark started instances together: one instance read
+    "no schema version" just before another committed the new schema, then found tables,
+    and refused to start ("database schema None is not the current …"). Here a second
+    PostgreSQL client commits the schema exactly between those two reads (a SQLAlchemy
+    event on the looking instance's engine lets it), and the looking instance must start."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("one SQLite file serves one instance: several instances need PostgreSQL")
+    import threading
+
+    from sqlalchemy import event
+
+    created, go, committed = threading.Event(), threading.Event(), threading.Event()
+
+    def other_instance() -> None:
+        """Creates the schema under the startup lock, and commits when told (or after 1 s)."""
+
+        async def create() -> None:
+            engine = create_engine(database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
+                    await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+                    created.set()
+                    await asyncio.to_thread(go.wait, 1)
+            finally:
+                committed.set()
+                await engine.dispose()
+
+        asyncio.run(create())
+
+    creator = threading.Thread(target=other_instance)
+    creator.start()
+    looking = create_engine(database_url)
+
+    @event.listens_for(looking.sync_engine, "before_cursor_execute")
+    def commit_the_other_first(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "pg_class" in statement and "relname IN" not in statement:  # the table list, read after the version
+            go.set()
+            committed.wait(10)
+
+    try:
+        assert await asyncio.to_thread(created.wait, 30)  # the other instance holds the lock, schema uncommitted
+        await ensure_schema(looking)
+        async with looking.connect() as connection:
+            assert await connection.scalar(text("SELECT version_num FROM alembic_version")) is not None
+    finally:
+        go.set()
+        await asyncio.to_thread(creator.join, 15)
+        await looking.dispose()
