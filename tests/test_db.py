@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
-
 from alembic import command
+from sqlalchemy import select, text
 
 from storage.db import STARTUP_LOCK, SchemaOutdated, _config, create_engine, ensure_schema, sessions, upgrade
 from storage.models import Ticket

@@ -11,7 +11,6 @@ Redis kinds number fixed windows by wall-clock time, and both are moved past the
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +29,9 @@ from bot.state.limits import (
     RedisGuessLimiter,
     RedisQuota,
 )
+from tests.support.backends import TEST_REDIS_URL
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
+REDIS_URL = TEST_REDIS_URL
 REDIS_MISSING = "TEST_REDIS_URL is not set: the Redis tests were skipped"
 
 

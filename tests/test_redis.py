@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.state.limits import OVERALL, PER_PERSON, RedisGuessLimiter
-from tests.support.backends import open_backend
+from tests.support.backends import TEST_REDIS_URL, open_backend
 from tests.support.stack import Stack, running_stack
 from tests.support.walks import walk_to_consent
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
+REDIS_URL = TEST_REDIS_URL
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set: the Redis tests were skipped")
 
 
@@ -68,12 +68,22 @@ async def test_state_in_redis_is_pseudonymous_and_expires(redis_stack: Stack, re
     assert data and all(len(json.dumps(d)) < 1024 for d in data)
 
 
+async def restart(redis: Any) -> None:
+    """What the bot sees of a Redis restart without persistence: its data gone, and every
+    connection dropped. Only this test's database and its connections: another test process
+    (pytest-xdist) may use another database of the same server."""
+    await redis.flushdb()
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    for client in await redis.client_list():
+        if int(client["db"]) == db:
+            await redis.client_kill_filter(_id=client["id"])
+
+
 async def test_redis_restarted_mid_conversation(redis_stack: Stack, redis: object) -> None:
     user = redis_stack.user()
     await user.send("/start")
     await user.press("J'ai compris")
-    await redis.flushall()  # type: ignore[attr-defined]  # a restart without persistence loses everything
-    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal")  # type: ignore[attr-defined]  # and every connection
+    await restart(redis)
     await user.press("Oui, je suis en sécurité")
     text = user.last()["text"]
     assert "conversation précédente a été effacée" in text or "Choisissez votre langue" in text

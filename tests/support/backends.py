@@ -2,7 +2,8 @@
 
 PostgreSQL and Redis are real servers, named by TEST_DATABASE_URL (an admin connection:
 each test gets a database of its own, dropped afterwards) and TEST_REDIS_URL (flushed
-around each test; tests run one at a time). `.ci/run` starts both.
+around each test; under pytest-xdist each worker has a database of its own, see
+`redis_for_this_worker`). `.ci/run` starts both.
 """
 
 from __future__ import annotations
@@ -17,11 +18,29 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
+
+def redis_for_this_worker(url: str | None) -> str | None:
+    """The Redis database of this test process: the one named when pytest runs alone; under
+    pytest-xdist, that number plus the worker's (gw0, gw1…), since every test flushes its
+    database and kills its connections to play a restart."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + int(worker[2:])
+    if database > 15:
+        raise RuntimeError(
+            f"TEST_REDIS_URL: worker {worker} would use Redis database {database}; start lower, or fewer workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+TEST_REDIS_URL = redis_for_this_worker(os.environ.get("TEST_REDIS_URL"))
 SERVERS_MISSING = "TEST_DATABASE_URL and TEST_REDIS_URL are not both set: the PostgreSQL + Redis runs were skipped"
 BACKENDS = ("sqlite", "postgresql")
 
