@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import signal
 import statistics
@@ -54,6 +55,7 @@ from sqlalchemy.engine import make_url
 from benchmarks.bench_driver import cpu_seconds, peak_kib
 from benchmarks.cgroups import CpuGroup, cgroups_writable
 from benchmarks.counted_instance import OUTSIDE
+from benchmarks.profiles import print_summaries
 from tests.support.fake_telegram import FakeTelegram, FakeUser
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
 from tests.support.stack import SECRET
@@ -77,6 +79,9 @@ class ProxiedTelegram(FakeTelegram):
         self._turn += 1
         return await super()._post_update(urlunsplit(parts._replace(netloc=target)), update)
 
+
+WALK_STEPS, WALK_MESSAGES = 13, 3
+"""walk_to_consent's steps then /forget; the messages: /start, the postcode, /forget."""
 
 POLLING = "1p"
 """One instance polling, state in memory, SQLite: the floor the webhook cost is compared with."""
@@ -145,8 +150,16 @@ class TimedUser(FakeUser):
         return update
 
 
-async def person(user: TimedUser, result: Round) -> None:
-    """Walks again and again until cancelled at the end of the round."""
+async def person(user: TimedUser, result: Round, start_after: float) -> None:
+    """Walks again and again until cancelled at the end of the round.
+
+    People start at staggered times (`start_after`), so that by the measured window they
+    are spread over the walk and the window sees the walk's own mix of steps. Started
+    together, a slow configuration would measure only the walk's first, cheaper steps (one
+    instance walks 300 people through about eight of its thirteen steps in 20 s) and a fast
+    one every step, /start, the postcode, the consent screen and /forget included: the
+    per-step cost would then seem to grow with the number of instances."""
+    await asyncio.sleep(start_after)
     while True:
         try:
             await walk_to_consent(user, "fr")
@@ -180,7 +193,8 @@ async def drop_database(admin_url: str, name: str) -> None:
 
 
 PROFILE: Path | None = None
-"""--profile: each instance runs under `py-spy record` (pip install py-spy), written here."""
+"""--profile: each instance is sampled by `py-spy record` over the measured window (py-spy is in
+the dev extras), written here."""
 
 
 def counts_file(folder: Path, port: int) -> Path:
@@ -212,10 +226,6 @@ def start_instance(
         }
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "benchmarks.counted_instance", "run", *(["--webhook"] if redis_url else [])]
-    if PROFILE is not None:
-        PROFILE.mkdir(parents=True, exist_ok=True)
-        output = PROFILE / f"instance-{port}-{time.time_ns()}.txt"
-        command = ["py-spy", "record", "--format", "raw", "--nonblocking", "-o", str(output), "--", *command]
     with open(folder / f"instance-{port}.log", "wb") as log:  # the child keeps its own copy
         return subprocess.Popen(
             command,
@@ -225,6 +235,18 @@ def start_instance(
             stderr=log,
             preexec_fn=group.join if group is not None else None,  # noqa: PLW1509  (writes two files, takes no lock)
         )
+
+
+def profile(processes: list[subprocess.Popen[bytes]], label: str, seconds: float) -> None:
+    """`py-spy record` each instance over the measured window, from outside its cgroup so that
+    sampling does not use its cap; collapsed stacks, one file per instance."""
+    assert PROFILE is not None
+    PROFILE.mkdir(parents=True, exist_ok=True)
+    for n, process in enumerate(processes):
+        output = PROFILE / f"{label}-instance{n}-{time.strftime('%H%M%S')}.txt"
+        sampler = ["py-spy", "record", "--format", "raw", "--nonblocking", "--duration", str(int(seconds))]
+        sampler += ["-o", str(output), "--pid", str(process.pid)]
+        subprocess.Popen(sampler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def phase(what: str) -> None:
@@ -311,15 +333,13 @@ async def one_round(
         group.create()
     try:
         api_url = await fake.start()
-        for n, port in enumerate(ports):
-            # One after the other: instances started together on an empty database race to create the schema
-            # (one may find it half made and refuse to start).
+        for n, port in enumerate(ports):  # together, on an empty database, as a deployment starts them
             capped = groups[n] if groups else None
             processes.append(
                 start_instance(port, api_url, database_url, None if polling else redis_url, folder, capped)
             )
-            if not polling:
-                await healthy(port)
+        if not polling:
+            await asyncio.gather(*(healthy(port) for port in ports))
         if polling:
             await fake.wait_for(lambda: fake.polls > 0, timeout=60)
         else:
@@ -332,7 +352,8 @@ async def one_round(
             user.latencies = result.latencies
             user.round_over = round_over
             users.append(user)
-        walking = [asyncio.create_task(person(user, result)) for user in users]
+        stagger = random.Random(people)  # the same start times in every round
+        walking = [asyncio.create_task(person(user, result, stagger.uniform(0, warmup))) for user in users]
         await asyncio.sleep(warmup)  # each instance's first updates build caches: not the steady cost
         warm = len(result.latencies)
         trips_before = await read_counts(processes, ports, folder)
@@ -341,6 +362,8 @@ async def one_round(
         throttled_before = sum(g.throttled_periods() for g in groups)
         harness_before = time.process_time()
         services_before = services_cpu()
+        if PROFILE is not None:
+            profile(processes, label, seconds)
         started = time.perf_counter()
         await asyncio.sleep(seconds)
         result.steps = len(result.latencies) - warm  # steps answered within the measured window
@@ -369,7 +392,7 @@ async def one_round(
         result.errors += [f"webhook delivery failed: {f.error}" for f in fake.webhook_failures]
     finally:
         for process in processes:
-            process.send_signal(signal.SIGTERM if PROFILE is None else signal.SIGINT)  # py-spy writes on SIGINT
+            process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
                 await asyncio.to_thread(process.wait, 40)  # the fake must go on answering meanwhile
@@ -452,6 +475,14 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
             f"ceiling on this machine: {os.cpu_count()} cores / {median([r.cpu_per_step_ms for r in one]):.1f} ms of CPU per"
             f" step (everything, one instance) = {ceiling:.2f}x one instance's throughput, whatever the instances do"
         )
+    print(f"messages among the updates answered in the window (a whole walk: {WALK_MESSAGES} of {WALK_STEPS}):")
+    for label, group in sorted(by_label.items()):
+        shares = [
+            r.trips.get("message", {}).get("updates", 0) / total
+            for r in group
+            if (total := sum(c.get("updates", 0) for kind, c in r.trips.items() if kind != OUTSIDE))
+        ]
+        print(f"  {label:>3} {', '.join(f'{x:.0%}' for x in shares)} by round")
     print("round trips per update, by kind (medians over rounds; PostgreSQL transactions add BEGIN and COMMIT):")
     for label, group in sorted(by_label.items()):
         kinds = sorted({kind for r in group for kind, c in r.trips.items() if c.get("updates")})
@@ -478,14 +509,18 @@ def report(rounds: list[Round], people: int, seconds: float) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--people", type=int, default=100, help="few enough that each walks several times a round")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds walked before each round is measured")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds walked before each round is measured; people start over it"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each configuration, alternating")
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"), help="an admin connection")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL"))
     parser.add_argument("--folder", type=Path, default=Path("/tmp/passerelle-bench-load"))
-    parser.add_argument("--profile", type=Path, help="run each instance under py-spy, writing collapsed stacks here")
+    parser.add_argument(
+        "--profile", type=Path, help="sample each instance with py-spy over the window, writing collapsed stacks here"
+    )
     parser.add_argument(
         "--configs",
         default=f"1,2,4,{POLLING}",
@@ -520,6 +555,9 @@ async def main() -> None:
             )
             rounds.append(result)
     report(rounds, args.people, args.seconds)
+    if PROFILE is not None:
+        await asyncio.sleep(1)  # py-spy writes its file as its duration ends
+        print_summaries(PROFILE)
 
 
 if __name__ == "__main__":
