@@ -298,7 +298,6 @@ async def read_counts(
             await asyncio.sleep(0.02)
         else:
             continue
-        await asyncio.sleep(0.02)  # written in one go, but not atomically
         for kind, counts in json.loads(counts_file(folder, port).read_text()).items():
             totals.setdefault(kind, Counter()).update(counts)
     return totals

@@ -76,7 +76,12 @@ def install() -> None:
 
 
 def dump(_signal: int, _frame: object) -> None:
-    Path(os.environ["BENCH_COUNTS"]).write_text(json.dumps({kind: dict(c) for kind, c in COUNTS.items()}))
+    """Written aside, then renamed: the harness never reads half a file (a capped instance
+    can be throttled mid-write)."""
+    path = Path(os.environ["BENCH_COUNTS"])
+    aside = path.with_suffix(".tmp")
+    aside.write_text(json.dumps({kind: dict(c) for kind, c in COUNTS.items()}))
+    aside.replace(path)
 
 
 if __name__ == "__main__":
