@@ -81,7 +81,8 @@ class WebhookServer:
     outbox rows committed. An update whose process dies (kill -9, OOM, a deploy that
     outlived the shutdown delay) before that point was never answered, so Telegram delivers
     it again, to this instance after a restart or to another one behind the proxy: nothing
-    is lost. A handler that raises answers 500, and Telegram retries it too. With
+    is lost. A handler that raises is logged and apologised for by the error handler
+    (bot.handlers.private.on_error), then answered 200: Telegram does not send it again. With
     `handle_in_background=True` the 200 would leave before the work is done, and an update
     in flight would vanish with the process; aiohttp's graceful shutdown could not wait for
     it either, since it waits for requests, not for detached tasks. The cost is one open

@@ -125,6 +125,23 @@ async def test_the_outbox_gauges_are_read_at_scrape_time(backend: Backend, captu
         assert directory.notices("test-paris") == []
 
 
+async def test_an_update_whose_handler_raised_is_counted_once(backend: Backend, captured_logs: io.StringIO) -> None:
+    """What docs/monitoring.md says of `passerelle_update_errors_total`, over the webhook: the
+    update is counted as an error, and the bot answers Telegram 200 (the error handler logged
+    it and tried to apologise), so Telegram does not send it again."""
+    async with running_webhook_stack(backend, captured_logs) as hook:
+        user = hook.user(USER_ID)
+        await user.send("/start")
+        hook.fake.fail_next("editMessageText", error_code=500)
+        hook.fake.fail_next("sendMessage", error_code=500)
+        update = await user.press("J'ai compris")
+        assert "update failed: TelegramServerError" in captured_logs.getvalue()
+        samples = parse(await scrape(hook.url + "/metrics"))
+        assert value(samples, "passerelle_update_errors_total", kind="callback_query") == 1
+        assert value(samples, "passerelle_updates_total", kind="callback_query") == 1, "delivered once"
+        assert [f for f in hook.fake.webhook_failures if f.update_id == update["update_id"]] == []
+
+
 async def test_metrics_port_serves_when_polling(backend: Backend, captured_logs: io.StringIO) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
