@@ -12,8 +12,8 @@ instance was", a guide to look further, not as CPU time.
 
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -70,4 +70,9 @@ def print_summaries(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    print_summaries(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help="the folder given to `bench_load --profile`")
+    folder = parser.parse_args().folder
+    if not folder.is_dir():
+        parser.error(f"{folder} is not a folder")
+    print_summaries(folder)
