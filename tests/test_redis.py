@@ -227,7 +227,7 @@ async def test_a_lock_gone_at_release_does_not_fail_the_update(
     Redis applied the release but its answer was lost, the client's retry finds the lock
     gone; if Redis restarted during the update, the lock is gone too. Neither may fail the
     update: a failed update answers 500 in webhook mode, and Telegram delivers it again, to
-    be handled a second time (a relayed message relayed twice)."""
+    be handled a second time."""
     storage = redis_stack.app.dispatcher.storage  # the bot's own client, with its retries
     assert isinstance(storage, DataOnlyRedisStorage)
     key = StorageKey(bot_id=1, chat_id=5_550_003, user_id=5_550_003)
