@@ -123,10 +123,20 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+async def all_or_nothing(connection: AsyncConnection) -> None:
+    """Make this transaction's schema changes one: Python's sqlite3 opens no transaction
+    before a CREATE or an ALTER, so each would be committed alone, and a creation or an
+    upgrade that failed half way would leave a schema that no start accepts and no upgrade
+    completes. PostgreSQL's changes are transactional already."""
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations in place; returns (revision before, revision after)."""
     async with engine.begin() as connection:
         await one_at_a_time(connection)
+        await all_or_nothing(connection)
         before = await connection.run_sync(_current)
         await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
         after = await connection.run_sync(_current)
@@ -143,6 +153,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
         await one_at_a_time(connection)
         current = await connection.run_sync(_current)
         if current is None and not await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)):
+            await all_or_nothing(connection)
             await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
             return
     if current != _head():

@@ -164,3 +164,36 @@ async def test_an_instance_that_looks_while_another_creates_the_schema_waits(dat
         go.set()
         await asyncio.to_thread(creator.join, 15)
         await looking.dispose()
+
+
+class DiskFull(Exception):
+    """What stops a schema's creation half way: the disk full, the process killed."""
+
+
+async def test_a_creation_that_failed_half_way_leaves_nothing_behind(database_url: str) -> None:
+    """A first start that fails while it creates the schema must leave the database as it
+    found it, so that the next start creates it. Left half made (some tables, no version),
+    every start would refuse it ("database schema None is not the current …") and
+    `passerelle db upgrade` would fail on the tables already there."""
+    from sqlalchemy import event
+
+    engine = create_engine(database_url)
+    created: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def fail_half_way(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            created.append(statement)
+            if len(created) == 4:
+                raise DiskFull
+
+    try:
+        with pytest.raises(DiskFull):
+            await ensure_schema(engine)
+        event.remove(engine.sync_engine, "before_cursor_execute", fail_half_way)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)) == []
+        await ensure_schema(engine)
+        await ensure_schema(engine)  # and it is current
+    finally:
+        await engine.dispose()

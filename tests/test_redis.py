@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.state import redis_storage
 from bot.state.limits import OVERALL, PER_PERSON, RedisGuessLimiter
 from bot.state.pseudonym import PseudonymKeyBuilder
 from bot.state.redis_storage import DataOnlyRedisStorage, ReadAheadLock
@@ -184,3 +185,94 @@ async def test_a_lock_left_by_a_dead_instance_or_a_lost_answer_does_not_block(re
         assert not await ReadAheadLock(storage, key).do_acquire("another-attempt")
     finally:
         await storage.close()
+
+
+def lose_the_answer_to_the_first(command: bytes, redis: Any, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The network fault between an instance and Redis: `command` reaches Redis and is
+    applied, then the connection drops before its answer arrives, and the client retries it
+    (as bot.app configures it). Returns the answers lost."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    connection = redis.connection_pool.connection_class
+    send, read = connection.send_packed_command, connection.read_response
+    lost: list[object] = []
+
+    async def sending(conn: Any, packed: Any, *args: Any, **kwargs: Any) -> None:
+        parts = (
+            [packed.encode() if isinstance(packed, str) else packed]
+            if isinstance(packed, bytes | str)
+            else list(packed)
+        )
+        conn.loses_its_answer = not lost and any(command in bytes(part) for part in parts)
+        await send(conn, parts, *args, **kwargs)
+
+    async def reading(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = await read(conn, *args, **kwargs)
+        if getattr(conn, "loses_its_answer", False):
+            conn.loses_its_answer = False
+            lost.append(answer)
+            await conn.disconnect()
+            raise RedisConnectionError("the connection dropped before the answer arrived")
+        return answer
+
+    monkeypatch.setattr(connection, "send_packed_command", sending)
+    monkeypatch.setattr(connection, "read_response", reading)
+    return lost
+
+
+async def test_a_lock_gone_at_release_does_not_fail_the_update(
+    redis_stack: Stack, redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By the time its lock is released, an update's work is done and its memory saved. If
+    Redis applied the release but its answer was lost, the client's retry finds the lock
+    gone; if Redis restarted during the update, the lock is gone too. Neither may fail the
+    update: a failed update answers 500 in webhook mode, and Telegram delivers it again, to
+    be handled a second time."""
+    storage = redis_stack.app.dispatcher.storage  # the bot's own client, with its retries
+    assert isinstance(storage, DataOnlyRedisStorage)
+    key = StorageKey(bot_id=1, chat_id=5_550_003, user_id=5_550_003)
+    lock_key = storage.key_builder.build(key, "lock")
+
+    with monkeypatch.context() as patched:
+        lost = lose_the_answer_to_the_first(b"EVALSHA", storage.redis, patched)
+        async with storage.create_isolation().lock(key):
+            await storage.set_data(key, {"step": "age"})
+        assert lost == [1], "the release was applied, and its answer lost"
+    assert not await redis.exists(lock_key)
+    assert await storage.get_data(key) == {"step": "age"}
+
+    async with storage.create_isolation().lock(key):
+        await restart(redis)
+        await storage.set_data(key, {"step": "place"})
+    assert await storage.get_data(key) == {"step": "place"}
+    async with asyncio.timeout(5):  # and the next update of this person is not held up
+        async with storage.create_isolation().lock(key):
+            pass
+
+
+async def test_an_update_slower_than_the_lock_s_lifetime_keeps_its_lock(
+    redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock outlives a dead instance by LOCK_SECONDS, but an update that takes longer (a
+    Telegram call that times out after 60 s, then another) is alive: it keeps its lock. If
+    it lost it, the person's next update would read the memory the slow one has not saved
+    yet, and one of the two would be lost. LOCK_SECONDS is 1 here, to keep the test short."""
+    monkeypatch.setattr(redis_storage, "LOCK_SECONDS", 1)
+    storages = two_instances(redis)
+    key = StorageKey(bot_id=1, chat_id=5_550_004, user_id=5_550_004)
+
+    async def update(storage: DataOnlyRedisStorage, seconds: float) -> None:
+        async with storage.create_isolation().lock(key):
+            memory = await storage.get_data(key)
+            await asyncio.sleep(seconds)
+            await storage.set_data(key, {"count": memory.get("count", 0) + 1})
+
+    try:
+        slow = asyncio.create_task(update(storages[0], 2.5))
+        await asyncio.sleep(0.2)
+        await update(storages[1], 0)
+        await slow
+        assert await storages[0].get_data(key) == {"count": 2}, "neither update was lost"
+    finally:
+        for storage in storages:
+            await storage.close()

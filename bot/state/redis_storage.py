@@ -9,6 +9,8 @@ the release (docs/performance.md).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -17,9 +19,14 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio.lock import Lock
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 60
 """How long a lock outlives an instance that died holding it (aiogram's default)."""
+HELD_AT_MOST_SECONDS = 600
+"""How long a running update keeps renewing its lock (`Renewal`)."""
 
 
 class DataOnlyRedisStorage(RedisStorage):
@@ -84,7 +91,12 @@ class ReadAheadLock(Lock):
 
 class ReadAheadIsolation(BaseEventIsolation):
     """One update at a time per person, across instances: aiogram's Redis lock, taken in the
-    same round trip as the person's data is read (`DataOnlyRedisStorage.get_data` serves it)."""
+    same round trip as the person's data is read (`DataOnlyRedisStorage.get_data` serves it).
+
+    The lock is renewed while its update runs (`Renewal`), so that only a dead instance's
+    lock expires; and a lock already gone at the release (a Redis restart, or a release whose
+    answer was lost and that the client retried) is logged, never raised: the update's work
+    is done by then, and a failed update would be delivered again by Telegram."""
 
     def __init__(self, storage: DataOnlyRedisStorage) -> None:
         self.storage = storage
@@ -92,12 +104,48 @@ class ReadAheadIsolation(BaseEventIsolation):
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
         lock = ReadAheadLock(self.storage, key)
-        async with lock:
-            self.storage.read_ahead[lock.data_key] = lock.data
+        await lock.acquire()  # blocking, without a time limit: True once taken
+        self.storage.read_ahead[lock.data_key] = lock.data
+        renewal = Renewal(lock)
+        try:
+            yield
+        finally:
+            renewal.stop()
+            self.storage.read_ahead.pop(lock.data_key, None)
             try:
-                yield
-            finally:
-                self.storage.read_ahead.pop(lock.data_key, None)
+                await lock.release()
+            except RedisError as exc:
+                log.warning("a person's lock was gone at release (%s); their update was handled", type(exc).__name__)
 
     async def close(self) -> None:
         pass
+
+
+class Renewal:
+    """Keeps a lock while its update runs, every third of LOCK_SECONDS, for at most
+    HELD_AT_MOST_SECONDS: an update stuck longer than that lets the person's next one in.
+    A timer, not a task, per update: most updates end long before the first renewal."""
+
+    def __init__(self, lock: ReadAheadLock) -> None:
+        self.lock = lock
+        self.loop = asyncio.get_running_loop()
+        self.until = self.loop.time() + HELD_AT_MOST_SECONDS
+        self.timer = self.loop.call_later(LOCK_SECONDS / 3, self._due)
+        self.task: asyncio.Task[None] | None = None
+
+    def _due(self) -> None:
+        self.task = self.loop.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        try:
+            await self.lock.reacquire()
+        except RedisError as exc:
+            log.warning("could not keep a person's lock (%s)", type(exc).__name__)
+            return
+        if self.loop.time() + LOCK_SECONDS / 3 < self.until:
+            self.timer = self.loop.call_later(LOCK_SECONDS / 3, self._due)
+
+    def stop(self) -> None:
+        self.timer.cancel()
+        if self.task is not None:
+            self.task.cancel()
