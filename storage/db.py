@@ -132,13 +132,19 @@ async def all_or_nothing(connection: AsyncConnection) -> None:
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+async def migrate(connection: AsyncConnection, revision: str = "head") -> None:
+    """Run the migrations up to `revision` in this connection's transaction, as one change.
+    The caller holds the startup lock (`one_at_a_time`)."""
+    await all_or_nothing(connection)
+    await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations in place; returns (revision before, revision after)."""
     async with engine.begin() as connection:
         await one_at_a_time(connection)
-        await all_or_nothing(connection)
         before = await connection.run_sync(_current)
-        await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+        await migrate(connection, revision)
         after = await connection.run_sync(_current)
     return before, after
 
@@ -153,8 +159,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
         await one_at_a_time(connection)
         current = await connection.run_sync(_current)
         if current is None and not await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync)):
-            await all_or_nothing(connection)
-            await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+            await migrate(connection)
             return
     if current != _head():
         raise SchemaOutdated(f"database schema {current} is not the current {_head()}")

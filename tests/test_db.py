@@ -11,10 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import select, text
 
-from storage.db import STARTUP_LOCK, SchemaOutdated, _config, create_engine, ensure_schema, sessions, upgrade
+from storage.db import (
+    SchemaOutdated,
+    create_engine,
+    ensure_schema,
+    migrate,
+    one_at_a_time,
+    sessions,
+    upgrade,
+)
 from storage.models import Ticket
 from storage.tickets import purge
 from tests.support.fake_telegram.server import DEFAULT_TOKEN
@@ -135,8 +142,8 @@ async def test_an_instance_that_looks_while_another_creates_the_schema_waits(dat
             engine = create_engine(database_url)
             try:
                 async with engine.begin() as connection:
-                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
-                    await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+                    await one_at_a_time(connection)
+                    await migrate(connection)
                     created.set()
                     await asyncio.to_thread(go.wait, 1)
             finally:
